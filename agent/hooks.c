@@ -1,0 +1,180 @@
+/* hooks: the profile and trace functions CPython calls for every event.
+ *
+ * Hot path rules (STYLE.md): one load decides whether there is anything to
+ * do; no malloc, no stdio, no locks (CPython calls these with the GIL held,
+ * which serialises them); a code object's file and function are resolved
+ * once, when the code object is first seen, and kept with a strong
+ * reference so that a PREV or LAST line written later still finds them. */
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/rss.h"
+
+static __thread uint32_t hk_tid __attribute__((tls_model("initial-exec")));
+
+static uint32_t hk_thread(void)
+{
+    if (__builtin_expect(!hk_tid, 0))
+        hk_tid = (uint32_t)syscall(SYS_gettid);
+    return hk_tid;
+}
+
+/* ---- sites: one per code object ---------------------------------------- */
+
+#define SITE_CHUNK 4096
+
+/* Sites live in chunks that never move (events point at them); the hash
+ * table of pointers is rebuilt larger when half full. Memory comes from mmap
+ * so that no hook ever calls malloc. */
+static struct pmt_site *site_chunk;
+static size_t site_chunk_used = SITE_CHUNK;
+static struct pmt_site **site_table;
+static size_t site_mask; /* table size - 1 */
+static size_t site_count;
+static const struct pmt_site *site_last;
+
+static void *site_map(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t site_hash(const void *code)
+{
+    uintptr_t x = (uintptr_t)code >> 4;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 17);
+}
+
+static int site_grow(void)
+{
+    size_t size = site_table ? (site_mask + 1) * 2 : 1024;
+    struct pmt_site **t = site_map(size * sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; site_table && i <= site_mask; i++) {
+        if (!site_table[i])
+            continue;
+        size_t j = site_hash(site_table[i]->code) & (size - 1);
+        while (t[j])
+            j = (j + 1) & (size - 1);
+        t[j] = site_table[i];
+    }
+    if (site_table)
+        munmap(site_table, (site_mask + 1) * sizeof *site_table);
+    site_table = t;
+    site_mask = size - 1;
+    return 0;
+}
+
+static const char *site_utf8(pmt_obj *s)
+{
+    const char *u = s ? pmt.py.api.PyUnicode_AsUTF8(s) : NULL;
+    if (!u)
+        pmt.py.api.PyErr_Clear();
+    return u ? u : "?";
+}
+
+static const struct pmt_site *site_add(pmt_obj *code)
+{
+    if ((site_count + 1) * 2 > site_mask + 1 && site_grow() != 0)
+        return NULL;
+    if (site_chunk_used == SITE_CHUNK) {
+        struct pmt_site *c = site_map(SITE_CHUNK * sizeof *c);
+        if (!c)
+            return NULL;
+        site_chunk = c;
+        site_chunk_used = 0;
+    }
+    struct pmt_site *s = &site_chunk[site_chunk_used++];
+    /* Resolving may set an exception (a filename that is not valid UTF-8);
+     * keep the traced program's own pending exception untouched. */
+    pmt_obj *et, *ev, *etb;
+    pmt.py.api.PyErr_Fetch(&et, &ev, &etb);
+    pmt.py.api.Py_IncRef(code);
+    s->code = code;
+    s->file = site_utf8(shim_code_filename(&pmt.py, code));
+    s->func = site_utf8(shim_code_name(&pmt.py, code));
+    pmt.py.api.PyErr_Restore(et, ev, etb);
+    size_t i = site_hash(code) & site_mask;
+    while (site_table[i])
+        i = (i + 1) & site_mask;
+    site_table[i] = s;
+    site_count++;
+    return s;
+}
+
+static const struct pmt_site *site_of(pmt_obj *code)
+{
+    if (__builtin_expect(site_last && site_last->code == code, 1))
+        return site_last;
+    if (site_table) {
+        for (size_t i = site_hash(code) & site_mask; site_table[i]; i = (i + 1) & site_mask)
+            if (site_table[i]->code == code)
+                return site_last = site_table[i];
+    }
+    const struct pmt_site *s = site_add(code);
+    if (s)
+        site_last = s;
+    return s;
+}
+
+int pmt_hooks_line(const struct pmt_site *site, int lasti)
+{
+    return pmt.py.api.PyCode_Addr2Line((pmt_obj *)site->code, lasti);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static int hk_reopen(struct pmt_log *lg, const char *name, char letter)
+{
+    return tracelog_open(lg, &pmt.env, letter, name, pmt_hooks_line, &pmt.ordinal,
+                         pmt_clock_us(), hk_thread());
+}
+
+void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
+{
+    struct pmt_log *lg = &pmt.logs[log];
+    if (__builtin_expect(lg->state != PMT_LOG_OPEN, 0)) {
+        if (lg->state != PMT_LOG_REOPEN || pmt_log_failed ||
+            hk_reopen(lg, lg->mode_name, lg->letter) != 0)
+            return;
+    }
+    struct pmt_event ev;
+    ev.n = lg->nevents;
+    ev.clock_us = pmt_clock_us();
+    ev.rss = rss_read();
+    ev.site = frame ? site_of(shim_frame_code(&pmt.py, frame)) : NULL;
+    ev.lasti = frame ? shim_frame_lasti(&pmt.py, frame) : -1;
+    ev.what = what;
+    ev.cfunc = what >= PMT_WHAT_C_CALL && what <= PMT_WHAT_C_RETURN && arg
+                   ? pmt.py.api.PyEval_GetFuncName(arg)
+                   : NULL;
+    ev.thread = hk_thread();
+    tracelog_event(lg, &ev);
+}
+
+int pmt_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
+{
+    (void)obj;
+    if (__builtin_expect(pmt.active && !pmt_log_failed, 1))
+        pmt_hooks_record(PMT_LOG_PROFILE, frame, what, arg);
+    return 0;
+}
+
+int pmt_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
+{
+    (void)obj;
+    if (__builtin_expect(pmt.active && !pmt_log_failed, 1))
+        pmt_hooks_record(PMT_LOG_TRACE, frame, what, arg);
+    return 0;
+}
+
+void pmt_hooks_after_fork(void)
+{
+    hk_tid = 0; /* the child's only thread has an id of its own */
+}

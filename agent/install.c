@@ -1,0 +1,246 @@
+/* install: when and how the hooks go in and come out.
+ *
+ * The audit hook (added before Py_Initialize, see entry.c) watches for the
+ * moment user code is about to run: the first cpython.run_* event in the
+ * python executable (CPYTHON-NOTES §2), or the first event once the
+ * interpreter is initialised in a host that embeds Python. There, with the
+ * GIL held on the main thread, the logs are opened and the profile/trace
+ * functions set on every existing thread and, through threading.setprofile /
+ * settrace, on every threading.Thread started later. An atexit callback
+ * registered first (so it runs last of the atexit callbacks) closes the logs
+ * at the last point Python is still usable (NOTES §6). */
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/rss.h"
+
+__thread int pmt_busy __attribute__((tls_model("initial-exec")));
+
+static const pmt_tracefunc in_hooks[PMT_NLOGS] = {pmt_profile_hook, pmt_trace_hook};
+
+/* ---- setting a hook on every thread ------------------------------------- */
+
+static void in_set_current(int log, pmt_tracefunc f)
+{
+    if (log == PMT_LOG_PROFILE)
+        pmt.py.api.PyEval_SetProfile(f, NULL);
+    else
+        pmt.py.api.PyEval_SetTrace(f, NULL);
+}
+
+/* Every thread that exists now. 3.12+ has an API for it; 3.9-3.11 export
+ * _PyEval_SetProfile/_PyEval_SetTrace(tstate, ...); 3.8 has neither, so the
+ * current thread state is swapped to each thread in turn (the GIL is held
+ * throughout, and the other threads are blocked waiting for it). */
+static void in_set_all_threads(int log, pmt_tracefunc f)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    void (*all)(pmt_tracefunc, pmt_obj *) =
+        log == PMT_LOG_PROFILE ? api->PyEval_SetProfileAllThreads : api->PyEval_SetTraceAllThreads;
+    if (all) {
+        all(f, NULL);
+        return;
+    }
+    int (*one)(pmt_tstate *, pmt_tracefunc, pmt_obj *) =
+        log == PMT_LOG_PROFILE ? api->_PyEval_SetProfile : api->_PyEval_SetTrace;
+    pmt_tstate *self = api->PyThreadState_Get();
+    pmt_interp *interp = api->PyInterpreterState_Main();
+    for (pmt_tstate *ts = api->PyInterpreterState_ThreadHead(interp); ts;
+         ts = api->PyThreadState_Next(ts)) {
+        if (ts == self) {
+            in_set_current(log, f);
+        } else if (one) {
+            if (one(ts, f, NULL) < 0)
+                api->PyErr_Clear();
+        } else {
+            api->PyThreadState_Swap(ts);
+            in_set_current(log, f);
+            api->PyThreadState_Swap(self);
+        }
+    }
+}
+
+/* ---- threads started later: threading.setprofile / settrace --------------
+ * Thread._bootstrap_inner calls sys.setprofile(ours) in the new thread; the
+ * first event there reaches this C callable through CPython's Python-level
+ * trampoline, which we then replace by the C hook itself and record that
+ * first event. */
+
+static int in_what_of(pmt_obj *name)
+{
+    static const char *const names[] = {"call", "exception", "line", "return",
+                                        "c_call", "c_exception", "c_return", "opcode"};
+    const char *s = name ? pmt.py.api.PyUnicode_AsUTF8(name) : NULL;
+    for (int i = 0; s && i < 8; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    if (!s)
+        pmt.py.api.PyErr_Clear();
+    return PMT_WHAT_CALL;
+}
+
+static pmt_obj *in_first_event(int log, pmt_obj *args)
+{
+    if (!pmt_busy) {
+        in_set_current(log, in_hooks[log]);
+        if (pmt.active && !pmt_log_failed) {
+            pmt_obj *frame = pmt.py.api.PyTuple_GetItem(args, 0);
+            pmt_obj *what = pmt.py.api.PyTuple_GetItem(args, 1);
+            if (frame && what)
+                pmt_hooks_record(log, (pmt_frame *)frame, in_what_of(what), NULL);
+            else
+                pmt.py.api.PyErr_Clear();
+        }
+    }
+    pmt.py.api.Py_IncRef(pmt.py.api.none);
+    return pmt.py.api.none;
+}
+
+static pmt_obj *in_thread_profile(pmt_obj *self, pmt_obj *args)
+{
+    (void)self;
+    return in_first_event(PMT_LOG_PROFILE, args);
+}
+
+static pmt_obj *in_thread_trace(pmt_obj *self, pmt_obj *args)
+{
+    (void)self;
+    return in_first_event(PMT_LOG_TRACE, args);
+}
+
+static pmt_obj *in_atexit(pmt_obj *self, pmt_obj *unused)
+{
+    (void)self;
+    (void)unused;
+    pmt_finish(1);
+    pmt.py.api.Py_IncRef(pmt.py.api.none);
+    return pmt.py.api.none;
+}
+
+static struct pmt_methoddef in_defs[] = {
+    {"_pymemtrace_thread_profile", (void *)in_thread_profile, PMT_METH_VARARGS, NULL},
+    {"_pymemtrace_thread_trace", (void *)in_thread_trace, PMT_METH_VARARGS, NULL},
+    {"_pymemtrace_atexit", (void *)in_atexit, PMT_METH_NOARGS, NULL},
+};
+
+/* module.attr(fn) with a new C function object; 0 on success. */
+static int in_call_with(const char *module, const char *attr, struct pmt_methoddef *def)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    int rc = -1;
+    pmt_obj *mod = api->PyImport_ImportModule(module);
+    pmt_obj *meth = mod ? api->PyObject_GetAttrString(mod, attr) : NULL;
+    pmt_obj *fn = meth ? api->PyCFunction_NewEx(def, NULL, NULL) : NULL;
+    pmt_obj *res = fn ? api->PyObject_CallFunctionObjArgs(meth, fn, NULL) : NULL;
+    if (res) {
+        rc = 0;
+        api->Py_DecRef(res);
+    } else {
+        api->PyErr_Clear();
+    }
+    if (fn)
+        api->Py_DecRef(fn);
+    if (meth)
+        api->Py_DecRef(meth);
+    if (mod)
+        api->Py_DecRef(mod);
+    return rc;
+}
+
+/* ---- install ------------------------------------------------------------ */
+
+static void in_install(void)
+{
+    static const char *const names[PMT_NLOGS] = {"profile", "trace"};
+    static const char letters[PMT_NLOGS] = {'P', 'T'};
+    static const unsigned modes[PMT_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE};
+    uint32_t tid = (uint32_t)syscall(SYS_gettid);
+    int any = 0;
+
+    pmt.installed = 1;
+    pmt.owner = getpid();
+    if (!(pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE)))
+        return;
+    if (rss_open() != 0) {
+        pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
+        return;
+    }
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (!(pmt.cfg.modes & modes[i]))
+            continue;
+        if (tracelog_open(&pmt.logs[i], &pmt.env, letters[i], names[i], pmt_hooks_line,
+                          &pmt.ordinal, pmt_clock_us(), tid) != 0)
+            return; /* said on stderr; nothing is installed */
+        any = 1;
+    }
+    if (!any)
+        return;
+    /* The Python-level calls first, so that none of them is logged: the
+     * first event of a log belongs to the program. */
+    in_call_with("atexit", "register", &in_defs[2]);
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (pmt.logs[i].state == PMT_LOG_OPEN)
+            in_call_with("threading", i == PMT_LOG_PROFILE ? "setprofile" : "settrace",
+                         &in_defs[i]);
+    }
+    pmt.active = 1;
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (pmt.logs[i].state == PMT_LOG_OPEN)
+            in_set_all_threads(i, in_hooks[i]);
+    }
+}
+
+void pmt_finish(int python_usable)
+{
+    if (!pmt.active || getpid() != pmt.owner)
+        return;
+    pmt.active = 0;
+    for (int i = 0; i < PMT_NLOGS; i++)
+        tracelog_close(&pmt.logs[i]);
+    if (!python_usable)
+        return;
+    /* Take the hooks out: threads still running after atexit (daemons)
+     * should not pay for a hook that no longer logs. */
+    pmt_busy++;
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (pmt.cfg.modes & (i == PMT_LOG_PROFILE ? PMT_MODE_PROFILE : PMT_MODE_TRACE))
+            in_set_all_threads(i, NULL);
+    }
+    pmt_busy--;
+}
+
+/* exec replaces the image and runs no destructor: the log must be complete on
+ * disk before. If exec fails, the program goes on and a new log opens. */
+static void in_before_exec(void)
+{
+    if (!pmt.active || getpid() != pmt.owner)
+        return;
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (pmt.logs[i].state != PMT_LOG_OPEN)
+            continue;
+        tracelog_close(&pmt.logs[i]);
+        if (pmt.logs[i].state == PMT_LOG_CLOSED)
+            pmt.logs[i].state = PMT_LOG_REOPEN;
+    }
+}
+
+int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
+{
+    (void)args;
+    (void)data;
+    if (pmt_busy)
+        return 0;
+    if (__builtin_expect(pmt.installed, 1)) {
+        if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
+            in_before_exec();
+        return 0;
+    }
+    if (pmt.python_main ? strncmp(event, "cpython.run_", 12) != 0 : !pmt.py.api.Py_IsInitialized())
+        return 0;
+    pmt_busy++;
+    in_install();
+    pmt_busy--;
+    return 0;
+}

@@ -1,0 +1,247 @@
+/* logfmt: cPyMemTrace's line layouts, produced without printf.
+ *
+ * Each function mirrors one printf format of SPEC.md; the unit tests compare
+ * the bytes with snprintf of that format. printf never truncates a %-Ns
+ * field, so neither do we (apart from the PMT_FIELD_MAX safety cut). */
+#include "agent/logfmt.h"
+
+#include <string.h>
+
+static const char *const fmt_what_names[] = {
+    "CALL", "EXCEPT", "LINE", "RETURN", "C_CALL", "C_EXCEPT", "C_RETURN", "OPCODE",
+};
+
+const char *fmt_what_name(int what)
+{
+    if (what < 0 || what >= (int)(sizeof fmt_what_names / sizeof fmt_what_names[0]))
+        return "?";
+    return fmt_what_names[what];
+}
+
+size_t fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t fmt_i64(char *buf, int64_t v)
+{
+    if (v >= 0)
+        return fmt_u64(buf, (uint64_t)v);
+    buf[0] = '-';
+    /* -(v + 1) + 1 avoids overflow at INT64_MIN */
+    return 1 + fmt_u64(buf + 1, (uint64_t)(-(v + 1)) + 1u);
+}
+
+static size_t fmt_pad(char *buf, size_t have, size_t width)
+{
+    if (have >= width)
+        return 0;
+    memset(buf, ' ', width - have);
+    return width - have;
+}
+
+/* %-<width>s, cut at PMT_FIELD_MAX bytes */
+static size_t fmt_str_left(char *buf, const char *s, size_t width)
+{
+    size_t n = s ? strnlen(s, PMT_FIELD_MAX) : 0;
+    memcpy(buf, s ? s : "", n);
+    return n + fmt_pad(buf + n, n, width);
+}
+
+static size_t fmt_u64_left(char *buf, uint64_t v, size_t width)
+{
+    size_t n = fmt_u64(buf, v);
+    return n + fmt_pad(buf + n, n, width);
+}
+
+static size_t fmt_i64_left(char *buf, int64_t v, size_t width)
+{
+    size_t n = fmt_i64(buf, v);
+    return n + fmt_pad(buf + n, n, width);
+}
+
+static size_t fmt_i64_right(char *buf, int64_t v, size_t width)
+{
+    char tmp[24];
+    size_t n = fmt_i64(tmp, v);
+    size_t pad = fmt_pad(buf, n, width);
+    memcpy(buf + pad, tmp, n);
+    return pad + n;
+}
+
+static size_t fmt_u64_right(char *buf, uint64_t v, size_t width)
+{
+    char tmp[24];
+    size_t n = fmt_u64(tmp, v);
+    size_t pad = fmt_pad(buf, n, width);
+    memcpy(buf + pad, tmp, n);
+    return pad + n;
+}
+
+/* %-12.6f of clock_us / 1e6. cPyMemTrace prints (double)clock()/CLOCKS_PER_SEC
+ * where clock() counts microseconds, so six decimals are exactly the
+ * microseconds and integer arithmetic gives printf's digits. */
+static size_t fmt_clock_left(char *buf, uint64_t clock_us)
+{
+    size_t n = fmt_u64(buf, clock_us / 1000000u);
+    uint64_t frac = clock_us % 1000000u;
+    buf[n++] = '.';
+    for (int i = 5; i >= 0; i--) {
+        buf[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    n += 6;
+    return n + fmt_pad(buf + n, n, 12);
+}
+
+static size_t fmt_lit(char *buf, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(buf, s, n);
+    return n;
+}
+
+size_t fmt_header(char *buf)
+{
+    /* "HDR: %-12s %-6s  %-12s %-8s %-80s %4s %-32s %12s %12s" */
+    size_t n = fmt_lit(buf, "HDR: ");
+    n += fmt_str_left(buf + n, "Event", 12);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "dEvent", 6);
+    buf[n++] = ' ';
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "Clock", 12);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "What", 8);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "File", 80);
+    n += fmt_lit(buf + n, " Line ");
+    n += fmt_str_left(buf + n, "Function", 32);
+    n += fmt_lit(buf + n, "          RSS         dRSS\n");
+    return n;
+}
+
+/* "%-12zu +%-6ld %-12.6f " shared by event and MSG lines */
+static size_t fmt_counters(char *buf, uint64_t event, int64_t devent, uint64_t clock_us)
+{
+    size_t n = fmt_u64_left(buf, event, 12);
+    buf[n++] = ' ';
+    buf[n++] = '+';
+    n += fmt_i64_left(buf + n, devent, 6);
+    buf[n++] = ' ';
+    n += fmt_clock_left(buf + n, clock_us);
+    buf[n++] = ' ';
+    return n;
+}
+
+size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fields *f)
+{
+    size_t n = fmt_lit(buf, prefix);
+    buf[n++] = ':';
+    buf[n++] = ' ';
+    n += fmt_counters(buf + n, f->event, f->devent, f->clock_us);
+    n += fmt_str_left(buf + n, f->what, 8);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, f->file, 80);
+    buf[n++] = ' ';
+    n += fmt_i64_right(buf + n, f->line, 4);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, f->func, 32);
+    buf[n++] = ' ';
+    n += fmt_u64_right(buf + n, f->rss, 12);
+    buf[n++] = ' ';
+    n += fmt_i64_right(buf + n, f->drss, 12);
+    buf[n++] = '\n';
+    return n;
+}
+
+size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text)
+{
+    size_t n = fmt_lit(buf, "MSG:  ");
+    n += fmt_counters(buf + n, event, devent, clock_us);
+    n += fmt_lit(buf + n, "# ");
+    size_t t = strnlen(text, PMT_FIELD_MAX);
+    memcpy(buf + n, text, t);
+    n += t;
+    buf[n++] = '\n';
+    return n;
+}
+
+/* Appends s to buf[*n] if it fits (keeping room for the NUL). */
+static int fmt_put(char *buf, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (*n + len + 1 > cap)
+        return -1;
+    memcpy(buf + *n, s, len);
+    *n += len;
+    return 0;
+}
+
+static int fmt_put_u64(char *buf, size_t cap, size_t *n, uint64_t v, size_t width)
+{
+    char tmp[24];
+    size_t len = fmt_u64(tmp, v);
+    while (len < width) { /* zero padding for dates */
+        if (fmt_put(buf, cap, n, "0", 1))
+            return -1;
+        width--;
+    }
+    return fmt_put(buf, cap, n, tmp, len);
+}
+
+size_t fmt_log_name(char *buf, size_t cap, time_t t, unsigned n, pid_t pid, char mode_letter,
+                    unsigned depth, const char *py_version)
+{
+    struct tm tm;
+    size_t len = 0;
+    char letter[2] = {mode_letter, 0};
+    if (!gmtime_r(&t, &tm))
+        return 0;
+    if (fmt_put_u64(buf, cap, &len, (uint64_t)tm.tm_year + 1900, 4) ||
+        fmt_put_u64(buf, cap, &len, (uint64_t)tm.tm_mon + 1, 2) ||
+        fmt_put_u64(buf, cap, &len, (uint64_t)tm.tm_mday, 2) || fmt_put(buf, cap, &len, "_", 1) ||
+        fmt_put_u64(buf, cap, &len, (uint64_t)tm.tm_hour, 2) ||
+        fmt_put_u64(buf, cap, &len, (uint64_t)tm.tm_min, 2) ||
+        fmt_put_u64(buf, cap, &len, (uint64_t)tm.tm_sec, 2) || fmt_put(buf, cap, &len, "_", 1) ||
+        fmt_put_u64(buf, cap, &len, n, 0) || fmt_put(buf, cap, &len, "_", 1) ||
+        fmt_put_u64(buf, cap, &len, (uint64_t)pid, 0) || fmt_put(buf, cap, &len, "_", 1) ||
+        fmt_put(buf, cap, &len, letter, 1) || fmt_put(buf, cap, &len, "_", 1) ||
+        fmt_put_u64(buf, cap, &len, depth, 0) || fmt_put(buf, cap, &len, "_PY", 3) ||
+        fmt_put(buf, cap, &len, py_version, strlen(py_version)) ||
+        fmt_put(buf, cap, &len, ".log", 4))
+        return 0;
+    buf[len] = '\0';
+    return len;
+}
+
+size_t fmt_log_pattern(char *buf, size_t cap, const char *pattern, pid_t pid, char mode_letter,
+                       unsigned n)
+{
+    size_t len = 0;
+    for (const char *p = pattern; *p; p++) {
+        int rc;
+        if (*p != '%') {
+            rc = fmt_put(buf, cap, &len, p, 1);
+        } else {
+            switch (*++p) {
+            case 'p': rc = fmt_put_u64(buf, cap, &len, (uint64_t)pid, 0); break;
+            case 'm': rc = fmt_put(buf, cap, &len, &mode_letter, 1); break;
+            case 'n': rc = fmt_put_u64(buf, cap, &len, n, 0); break;
+            case '%': rc = fmt_put(buf, cap, &len, "%", 1); break;
+            default: return 0;
+            }
+        }
+        if (rc)
+            return 0;
+    }
+    buf[len] = '\0';
+    return len;
+}

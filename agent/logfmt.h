@@ -1,0 +1,58 @@
+/* logfmt: the bytes of every log line and log name, and nothing else.
+ *
+ * No I/O, no allocation, no stdio: each function writes into a caller's
+ * buffer and returns the number of bytes written (no NUL is added unless
+ * said). The layouts are cPyMemTrace's, as SPEC.md gives them as printf
+ * formats; these functions produce the same bytes without printf because they
+ * run for every logged event. */
+#ifndef PMT_LOGFMT_H
+#define PMT_LOGFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Room for any line: fields longer than this are cut (a 4 KiB path). */
+#define PMT_FIELD_MAX 4096
+#define PMT_LINE_MAX (2 * PMT_FIELD_MAX + 512)
+
+/* One Profile/Trace event as it is written. clock_us is process CPU time in
+ * microseconds (clock()'s unit); the line shows it as seconds with 6 decimals. */
+struct pmt_event_fields {
+    uint64_t event;
+    int64_t devent;
+    uint64_t clock_us;
+    const char *what;   /* "CALL", "C_RETURN", ... */
+    const char *file;
+    int line;
+    const char *func;
+    uint64_t rss;
+    int64_t drss;
+};
+
+/* Names of PyTrace_* event codes 0..7 as the What column spells them. */
+const char *fmt_what_name(int what);
+
+/* "HDR: ...\n" of Profile/Trace logs. */
+size_t fmt_header(char *buf);
+/* "<prefix>: <event line>\n"; prefix is "FRST", "NEXT", "PREV" or "LAST". */
+size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fields *f);
+/* "MSG:  %-12zu +%-6ld %-12.6f # <text>\n" */
+size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text);
+
+/* Generated log name: YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O>_<depth>_PY<version>.log
+ * (t in UTC). Returns the length, NUL-terminated, or 0 if cap is too small. */
+size_t fmt_log_name(char *buf, size_t cap, time_t t, unsigned n, pid_t pid, char mode_letter,
+                    unsigned depth, const char *py_version);
+/* PYMEMTRACE_LOG_FILE pattern: %p pid, %m mode letter, %n ordinal, %% '%'.
+ * Returns the length, NUL-terminated, or 0 if cap is too small or the pattern
+ * has another escape (config rejects those first). */
+size_t fmt_log_pattern(char *buf, size_t cap, const char *pattern, pid_t pid, char mode_letter,
+                       unsigned n);
+
+/* Small helpers, exposed for the tests. */
+size_t fmt_u64(char *buf, uint64_t v);                 /* decimal, no padding */
+size_t fmt_i64(char *buf, int64_t v);
+
+#endif

@@ -1,0 +1,321 @@
+/* tracelog: Profile/Trace log files. See tracelog.h. */
+#include "agent/tracelog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/logfmt.h"
+
+#define TRACELOG_BUF (1u << 20)
+#define TRACELOG_FLUSH_NS 1000000000LL
+
+volatile int pmt_log_failed;
+
+static size_t tl_strlen(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+void pmt_say(const char *first, ...)
+{
+    char line[2048] = "pymemtrace: ";
+    size_t n = strlen(line);
+    va_list ap;
+    va_start(ap, first);
+    for (const char *part = first; part; part = va_arg(ap, const char *)) {
+        size_t k = tl_strlen(part);
+        if (k > sizeof line - 1 - n)
+            k = sizeof line - 1 - n;
+        memcpy(line + n, part, k);
+        n += k;
+    }
+    va_end(ap);
+    line[n++] = '\n';
+    ssize_t rc;
+    do
+        rc = write(2, line, n);
+    while (rc < 0 && errno == EINTR);
+}
+
+/* strerror may allocate for unknown codes; strerrordesc_np never does. */
+static const char *tl_errtext(int err)
+{
+    const char *s = strerrordesc_np(err);
+    return s ? s : "unknown error";
+}
+
+static int64_t tl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void tl_fail(struct pmt_log *lg, int err)
+{
+    if (lg->state == PMT_LOG_FAILED)
+        return;
+    lg->state = PMT_LOG_FAILED;
+    lg->len = 0;
+    if (!pmt_log_failed) {
+        pmt_log_failed = 1;
+        pmt_say("cannot write ", lg->path, ": ", tl_errtext(err), "; tracing stopped", NULL);
+    }
+}
+
+void tracelog_flush(struct pmt_log *lg)
+{
+    size_t off = 0;
+    if (lg->state != PMT_LOG_OPEN && lg->state != PMT_LOG_CLOSED)
+        return;
+    while (off < lg->len) {
+        ssize_t rc = write(lg->fd, lg->buf + off, lg->len - off);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0) {
+            tl_fail(lg, rc < 0 ? errno : ENOSPC);
+            return;
+        }
+        off += (size_t)rc;
+    }
+    lg->len = 0;
+    lg->last_flush_ns = tl_now_ns();
+}
+
+/* Room for one more line of any length. */
+static char *tl_reserve(struct pmt_log *lg)
+{
+    if (lg->cap - lg->len < PMT_LINE_MAX)
+        tracelog_flush(lg);
+    return lg->state == PMT_LOG_OPEN ? lg->buf + lg->len : NULL;
+}
+
+static void tl_raw(struct pmt_log *lg, const char *s, size_t n)
+{
+    char *p = tl_reserve(lg);
+    if (!p)
+        return;
+    if (n > PMT_LINE_MAX - 1)
+        n = PMT_LINE_MAX - 1;
+    memcpy(p, s, n);
+    p[n] = '\n';
+    lg->len += n + 1;
+}
+
+static void tl_msg(struct pmt_log *lg, uint64_t event, int64_t devent, uint64_t clock_us,
+                   const char *text)
+{
+    char *p = tl_reserve(lg);
+    if (p)
+        lg->len += fmt_msg_line(p, event, devent, clock_us, text);
+}
+
+static void tl_line(struct pmt_log *lg, const char *prefix, const struct pmt_event *ev)
+{
+    if (ev->thread != lg->line_thread) {
+        char text[48] = "thread native_id=";
+        size_t k = strlen(text);
+        text[k + fmt_u64(text + k, ev->thread)] = '\0';
+        tl_msg(lg, ev->n, (int64_t)(ev->n - lg->logged.n), ev->clock_us, text);
+        lg->line_thread = ev->thread;
+    }
+    char *p = tl_reserve(lg);
+    if (!p)
+        return;
+    const struct pmt_site *site = ev->site;
+    struct pmt_event_fields f = {
+        .event = ev->n,
+        .devent = (int64_t)(ev->n - lg->logged.n),
+        .clock_us = ev->clock_us,
+        .what = fmt_what_name(ev->what),
+        .file = site ? site->file : "",
+        .line = site ? lg->line_of(site, ev->lasti) : 0,
+        .func = ev->cfunc ? ev->cfunc : site ? site->func : "",
+        .rss = ev->rss,
+        .drss = (int64_t)(ev->rss - lg->logged.rss),
+    };
+    lg->len += fmt_event_line(p, prefix, &f);
+}
+
+static int tl_mkdirs(const char *dir)
+{
+    char tmp[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof tmp)
+        return n == 0 ? 0 : -1;
+    memcpy(tmp, dir, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* dir + "/" + name, or name alone when absolute or no dir; then made absolute. */
+static int tl_join(char *out, size_t cap, const char *dir, const char *name)
+{
+    char rel[4096];
+    size_t n;
+    if (name[0] == '/' || !dir)
+        n = (size_t)snprintf(rel, sizeof rel, "%s", name);
+    else
+        n = (size_t)snprintf(rel, sizeof rel, "%s/%s", dir, name);
+    if (n >= sizeof rel)
+        return -1;
+    if (rel[0] == '/') {
+        n = (size_t)snprintf(out, cap, "%s", rel);
+    } else {
+        char cwd[2048];
+        if (!getcwd(cwd, sizeof cwd))
+            return -1;
+        n = (size_t)snprintf(out, cap, "%s/%s", cwd, rel);
+    }
+    return n < cap ? 0 : -1;
+}
+
+static int tl_create(struct pmt_log *lg, const struct pmt_log_env *env, unsigned *ordinal)
+{
+    char name[2048];
+    if (env->log_dir && tl_mkdirs(env->log_dir) != 0) {
+        int err = errno;
+        snprintf(lg->path, sizeof lg->path, "the log folder %s", env->log_dir);
+        errno = err;
+        return -1;
+    }
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        unsigned n = (*ordinal)++;
+        int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
+        if (env->log_file) {
+            if (!fmt_log_pattern(name, sizeof name, env->log_file, getpid(), lg->letter, n))
+                return errno = ENAMETOOLONG, -1;
+            flags |= O_TRUNC;
+        } else {
+            if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), lg->letter, 0,
+                              env->py_version))
+                return errno = ENAMETOOLONG, -1;
+            flags |= O_EXCL; /* never overwrite: after exec the same pid starts over */
+        }
+        if (tl_join(lg->path, sizeof lg->path, env->log_dir, name) != 0)
+            return errno = ENAMETOOLONG, -1;
+        lg->fd = open(lg->path, flags, 0666);
+        if (lg->fd >= 0 || errno != EEXIST || env->log_file)
+            return lg->fd >= 0 ? 0 : -1;
+    }
+    return -1;
+}
+
+int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
+                  const char *mode_name, pmt_line_fn line_of, unsigned *ordinal,
+                  uint64_t clock_us, uint32_t thread)
+{
+    char *buf = lg->buf;
+    size_t cap = lg->cap;
+    memset(lg, 0, sizeof *lg);
+    lg->fd = -1;
+    lg->letter = letter;
+    lg->mode_name = mode_name;
+    lg->line_of = line_of;
+    lg->trigger = env->d_rss_trigger < 0 ? (int64_t)sysconf(_SC_PAGESIZE) : env->d_rss_trigger;
+    lg->write_through = env->d_rss_trigger != 0;
+    lg->line_thread = thread;
+    lg->state = PMT_LOG_FAILED;
+    if (!buf) {
+        buf = mmap(NULL, TRACELOG_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buf == MAP_FAILED) {
+            pmt_say("cannot allocate a log buffer; not tracing", NULL);
+            return -1;
+        }
+        cap = TRACELOG_BUF;
+    }
+    lg->buf = buf;
+    lg->cap = cap;
+    if (tl_create(lg, env, ordinal) != 0) {
+        int err = errno;
+        if (lg->path[0])
+            pmt_say("cannot create ", lg->path, ": ", tl_errtext(err), "; not tracing", NULL);
+        else
+            pmt_say("cannot name the ", mode_name, " log: ", tl_errtext(err), "; not tracing",
+                    NULL);
+        return -1;
+    }
+    lg->state = PMT_LOG_OPEN;
+    if (!env->quiet)
+        pmt_say(mode_name, " log: ", lg->path, NULL);
+    if (env->message)
+        tl_raw(lg, env->message, strlen(env->message));
+    tl_raw(lg, "SOF", 3);
+    char *p = tl_reserve(lg);
+    if (p)
+        lg->len += fmt_header(p);
+    tl_msg(lg, 0, 0, clock_us, env->info);
+    /* Write the head now: an unwritable target shows at once, not at exit. */
+    tracelog_flush(lg);
+    return lg->state == PMT_LOG_OPEN ? 0 : -1;
+}
+
+void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev)
+{
+    if (!lg->have_first) {
+        lg->have_first = 1;
+        lg->logged = *ev;
+        tl_line(lg, "FRST", ev);
+    } else {
+        int64_t d = (int64_t)(ev->rss - lg->logged.rss);
+        if (d >= lg->trigger || -d >= lg->trigger) {
+            if (lg->prev.n > lg->logged.n)
+                tl_line(lg, "PREV", &lg->prev);
+            tl_line(lg, "NEXT", ev);
+            lg->logged = *ev;
+            if (lg->write_through || lg->cap - lg->len < 2 * PMT_LINE_MAX ||
+                tl_now_ns() - lg->last_flush_ns >= TRACELOG_FLUSH_NS)
+                tracelog_flush(lg);
+        }
+    }
+    lg->prev = *ev;
+    lg->nevents = ev->n + 1;
+}
+
+void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text)
+{
+    if (lg->state != PMT_LOG_OPEN)
+        return;
+    uint64_t n = lg->have_first ? lg->prev.n : 0;
+    tl_msg(lg, n, (int64_t)(n - lg->logged.n), clock_us, text);
+}
+
+void tracelog_close(struct pmt_log *lg)
+{
+    if (lg->state != PMT_LOG_OPEN)
+        return;
+    if (lg->have_first)
+        tl_line(lg, "LAST", &lg->prev);
+    tl_raw(lg, "EOF", 3);
+    lg->state = PMT_LOG_CLOSED;
+    tracelog_flush(lg);
+    close(lg->fd);
+    lg->fd = -1;
+}
+
+void tracelog_forget_after_fork(struct pmt_log *lg)
+{
+    if (lg->state != PMT_LOG_OPEN)
+        return;
+    close(lg->fd); /* the child's descriptor only: the parent's stays open */
+    lg->fd = -1;
+    lg->len = 0;
+    lg->state = PMT_LOG_REOPEN;
+}

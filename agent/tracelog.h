@@ -1,0 +1,103 @@
+/* tracelog: one Profile or Trace log: its file, its buffer, and the rules
+ * that decide which events become lines (FRST, NEXT, PREV, MSG, LAST).
+ *
+ * It knows nothing of Python: an event arrives with its site (a code object's
+ * file and function, interned once per code object by the hooks) and a
+ * callback turns (site, instruction offset) into a line number only for the
+ * events that are written. The caller serialises calls (the GIL does). */
+#ifndef PMT_TRACELOG_H
+#define PMT_TRACELOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Where events happen: one per code object, owned by the hooks' cache. */
+struct pmt_site {
+    const void *code;  /* the code object (kept alive by the cache) */
+    const char *file;
+    const char *func;
+};
+
+struct pmt_event {
+    uint64_t n;                   /* event number, from 0 */
+    uint64_t clock_us;
+    uint64_t rss;
+    const struct pmt_site *site;  /* NULL: no Python frame */
+    int lasti;                    /* byte offset of the instruction, < 0 before the first */
+    int what;                     /* PyTrace_* */
+    const char *cfunc;            /* C events: the C function's name */
+    uint32_t thread;              /* native thread id */
+};
+
+enum pmt_log_state {
+    PMT_LOG_UNUSED,
+    PMT_LOG_OPEN,
+    PMT_LOG_REOPEN,  /* forked child: open a log of its own at the next event */
+    PMT_LOG_CLOSED,
+    PMT_LOG_FAILED,
+};
+
+typedef int (*pmt_line_fn)(const struct pmt_site *site, int lasti);
+
+struct pmt_log {
+    enum pmt_log_state state;
+    int fd;
+    char letter;          /* 'P' or 'T' */
+    const char *mode_name;
+    int64_t trigger;      /* d_rss_trigger, with -1 already turned into the page size */
+    int write_through;    /* flush after each logged event (trigger != 0) */
+    pmt_line_fn line_of;
+    char *buf;
+    size_t len, cap;
+    uint64_t nevents;
+    int have_first;
+    struct pmt_event logged;  /* the last FRST/NEXT */
+    struct pmt_event prev;    /* the event before the current one */
+    uint32_t line_thread;     /* thread of the last event line written */
+    int64_t last_flush_ns;
+    char path[4096];
+};
+
+/* What every log of this process shares. */
+struct pmt_log_env {
+    const char *log_dir;   /* NULL: cwd */
+    const char *log_file;  /* pattern or NULL */
+    const char *message;   /* NULL: none */
+    const char *py_version;
+    int64_t d_rss_trigger;
+    int quiet;
+    const char *info;      /* text of the first MSG: line */
+};
+
+/* Opens the log (name per SPEC.md, ordinal *ordinal, then incremented) and
+ * writes message, SOF, HDR and the first MSG. On failure says so on stderr
+ * once and returns -1 with the log FAILED. */
+int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
+                  const char *mode_name, pmt_line_fn line_of, unsigned *ordinal,
+                  uint64_t clock_us, uint32_t thread);
+
+/* Records one event; writes the lines it calls for. */
+void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev);
+
+/* Writes a MSG: line at the current event. */
+void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text);
+
+/* Writes LAST: (if any event was seen) and EOF, flushes and closes. */
+void tracelog_close(struct pmt_log *lg);
+
+/* Writes the buffer out (before fork/exec, at exit). */
+void tracelog_flush(struct pmt_log *lg);
+
+/* In a forked child: drop the parent's buffer and file without writing
+ * anything, and open a new log at the next event. */
+void tracelog_forget_after_fork(struct pmt_log *lg);
+
+/* Set when a write failed: the agent stops tracing. */
+extern volatile int pmt_log_failed;
+
+/* One line on stderr: "pymemtrace: " + the NULL-terminated list of pieces +
+ * "\n", in one write(2), without stdio or malloc. */
+void pmt_say(const char *first, ...);
+
+#endif

@@ -1,0 +1,47 @@
+/* config: PYMEMTRACE_* environment -> one const settings struct.
+ *
+ * Parsed once, in the agent's constructor (never in a hook), strictly: a bad
+ * value produces exactly one line of text naming the variable, the value and
+ * what is accepted, and the agent then does nothing at all. */
+#ifndef PMT_CONFIG_H
+#define PMT_CONFIG_H
+
+#include <stddef.h>
+
+enum pmt_mode {
+    PMT_MODE_PROFILE = 1u << 0,
+    PMT_MODE_TRACE = 1u << 1,
+    PMT_MODE_REFTRACE = 1u << 2,
+};
+
+struct pmt_config {
+    unsigned modes;            /* PMT_MODE_* bits; 0 when PYMEMTRACE is unset or empty */
+    long long d_rss_trigger;   /* -1 (a page), 0 (every event) or N > 0 bytes */
+    const char *log_dir;       /* NULL: the current directory */
+    const char *log_file;      /* NULL: generated names; else a pattern with %p %m %n %% */
+    const char *message;       /* NULL: no message line */
+    const char *function;      /* NULL: whole program (scoping: later issue) */
+    int include_builtins;      /* 0 or 1 */
+    const char *include_types; /* NULL: all */
+    const char *exclude_types; /* NULL: none */
+    int gc_collect_on_exit;    /* -1, 0, 1 or 2 */
+    int children;              /* 0 or 1 */
+    int quiet;                 /* 0 or 1 */
+};
+
+/* Longest message cfg_parse writes, terminating NUL included. */
+#define PMT_CFG_ERRLEN 512
+
+/* Fills *out from envp (a NULL-terminated "NAME=value" array, as environ).
+ * Returns 0 on success. On a bad setting returns -1 and writes one line of text
+ * (no trailing newline, no "pymemtrace: " prefix) into err. Strings in *out are
+ * copies owned by the struct (cfg_free releases them). With PYMEMTRACE unset or
+ * empty it returns 0 with modes == 0 and looks at nothing else. */
+int cfg_parse(char *const envp[], struct pmt_config *out, char *err, size_t errlen);
+void cfg_free(struct pmt_config *cfg);
+
+/* The mode letter used in log names: 'P', 'T' or 'O'. */
+char cfg_mode_letter(enum pmt_mode mode);
+const char *cfg_mode_name(enum pmt_mode mode);
+
+#endif

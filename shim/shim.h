@@ -1,0 +1,131 @@
+/* shim: everything that knows how a given CPython looks.
+ *
+ * The agent includes no Python header and links no libpython: the C API is
+ * looked up at run time in the interpreter that is running (the executable
+ * itself for Debian's static python3, libpython for shared builds, or a
+ * handle from dlopen for an embedding host), and the few struct offsets the
+ * hot path reads are taken from one table per minor version. Nothing outside
+ * shim/ knows a CPython version number. */
+#ifndef PMT_SHIM_H
+#define PMT_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shim/pyversion.h"
+
+/* Opaque stand-ins for CPython's types. */
+typedef struct pmt_pyobj pmt_obj;       /* PyObject */
+typedef struct pmt_pyframe pmt_frame;   /* PyFrameObject */
+typedef struct pmt_pytstate pmt_tstate; /* PyThreadState */
+typedef struct pmt_pyinterp pmt_interp; /* PyInterpreterState */
+
+/* Py_tracefunc and Py_AuditHookFunction */
+typedef int (*pmt_tracefunc)(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
+typedef int (*pmt_audithook)(const char *event, pmt_obj *args, void *data);
+
+/* PyTrace_* event codes (stable since Python 2) */
+enum { PMT_WHAT_CALL, PMT_WHAT_EXCEPTION, PMT_WHAT_LINE, PMT_WHAT_RETURN,
+       PMT_WHAT_C_CALL, PMT_WHAT_C_EXCEPTION, PMT_WHAT_C_RETURN, PMT_WHAT_OPCODE };
+
+/* PyMethodDef, part of the stable ABI */
+struct pmt_methoddef {
+    const char *ml_name;
+    void *ml_meth;
+    int ml_flags;
+    const char *ml_doc;
+};
+#define PMT_METH_VARARGS 0x0001
+#define PMT_METH_NOARGS 0x0004
+
+/* The C API the agent calls, resolved once. Entries marked optional are NULL
+ * on versions that lack them. */
+struct pmt_capi {
+    int (*Py_IsInitialized)(void);
+    const char *(*Py_GetVersion)(void);
+    int (*PySys_AddAuditHook)(pmt_audithook hook, void *data);
+    void (*PyEval_SetProfile)(pmt_tracefunc f, pmt_obj *arg);
+    void (*PyEval_SetTrace)(pmt_tracefunc f, pmt_obj *arg);
+    int (*_PyEval_SetProfile)(pmt_tstate *ts, pmt_tracefunc f, pmt_obj *arg); /* optional: 3.9+ */
+    int (*_PyEval_SetTrace)(pmt_tstate *ts, pmt_tracefunc f, pmt_obj *arg);   /* optional: 3.9-3.12 */
+    void (*PyEval_SetProfileAllThreads)(pmt_tracefunc f, pmt_obj *arg);       /* optional: 3.12+ */
+    void (*PyEval_SetTraceAllThreads)(pmt_tracefunc f, pmt_obj *arg);         /* optional: 3.12+ */
+    int (*PyCode_Addr2Line)(pmt_obj *code, int byte_offset);
+    int (*PyFrame_GetLasti)(pmt_frame *f);                                    /* optional: 3.11+ */
+    const char *(*PyEval_GetFuncName)(pmt_obj *func);
+    const char *(*PyUnicode_AsUTF8)(pmt_obj *s);
+    void (*Py_IncRef)(pmt_obj *o);
+    void (*Py_DecRef)(pmt_obj *o);
+    void (*PyErr_Fetch)(pmt_obj **t, pmt_obj **v, pmt_obj **tb);
+    void (*PyErr_Restore)(pmt_obj *t, pmt_obj *v, pmt_obj *tb);
+    void (*PyErr_Clear)(void);
+    pmt_obj *(*PyTuple_GetItem)(pmt_obj *tuple, ptrdiff_t i);
+    pmt_obj *(*PyImport_ImportModule)(const char *name);
+    pmt_obj *(*PyObject_GetAttrString)(pmt_obj *o, const char *name);
+    pmt_obj *(*PyObject_CallFunctionObjArgs)(pmt_obj *callable, ...);
+    pmt_obj *(*PyCFunction_NewEx)(struct pmt_methoddef *def, pmt_obj *self, pmt_obj *module);
+    pmt_tstate *(*PyThreadState_Get)(void);
+    pmt_tstate *(*PyThreadState_Swap)(pmt_tstate *ts);
+    pmt_interp *(*PyInterpreterState_Main)(void);
+    pmt_tstate *(*PyInterpreterState_ThreadHead)(pmt_interp *interp);
+    pmt_tstate *(*PyThreadState_Next)(pmt_tstate *ts);
+    int (*PyGILState_Check)(void);
+    pmt_obj *none;  /* &_Py_NoneStruct */
+};
+
+/* Where the hot path finds a frame's code object and last instruction. */
+struct pmt_layout {
+    int frame_code;    /* PyFrameObject.f_code (3.8-3.10), or -1 */
+    int frame_iframe;  /* PyFrameObject.f_frame (3.11+), or -1 */
+    int iframe_code;   /* _PyInterpreterFrame.f_code / f_executable (3.11+) */
+    int frame_lasti;   /* PyFrameObject.f_lasti (3.8-3.10), or -1: PyFrame_GetLasti */
+    int lasti_scale;   /* bytes per f_lasti unit: 1 (3.8, 3.9), 2 (3.10: instructions) */
+    int co_filename;
+    int co_name;
+};
+
+struct pmt_shim {
+    struct pmt_capi api;
+    struct pmt_layout layout;
+    struct pmt_pyversion version;
+};
+
+/* Resolves the C API through lookup(handle, name) (the real dlsym: the agent
+ * interposes dlsym itself) with handle RTLD_DEFAULT or a dlopen handle.
+ * Returns 0, or -1 with why filled in (a missing symbol, an unknown version). */
+typedef void *(*pmt_lookup)(void *handle, const char *name);
+int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *why, size_t whylen);
+
+/* The layout table entry for a minor version, NULL if unknown. Exposed for tests. */
+const struct pmt_layout *shim_layout_for(int major, int minor);
+
+/* Hot-path accessors: plain loads, no calls into Python apart from 3.11+'s
+ * PyFrame_GetLasti (an exported leaf function). */
+static inline pmt_obj *shim_frame_code(const struct pmt_shim *s, pmt_frame *f)
+{
+    const char *p = (const char *)f;
+    if (s->layout.frame_code >= 0)
+        return *(pmt_obj *const *)(p + s->layout.frame_code);
+    const char *iframe = *(const char *const *)(p + s->layout.frame_iframe);
+    return *(pmt_obj *const *)(iframe + s->layout.iframe_code);
+}
+
+/* Offset in bytes of the frame's current instruction; negative before the first. */
+static inline int shim_frame_lasti(const struct pmt_shim *s, pmt_frame *f)
+{
+    if (s->layout.frame_lasti >= 0)
+        return *(const int *)((const char *)f + s->layout.frame_lasti) * s->layout.lasti_scale;
+    return s->api.PyFrame_GetLasti(f);
+}
+
+static inline pmt_obj *shim_code_filename(const struct pmt_shim *s, pmt_obj *code)
+{
+    return *(pmt_obj *const *)((const char *)code + s->layout.co_filename);
+}
+
+static inline pmt_obj *shim_code_name(const struct pmt_shim *s, pmt_obj *code)
+{
+    return *(pmt_obj *const *)((const char *)code + s->layout.co_name);
+}
+
+#endif
