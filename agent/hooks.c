@@ -130,10 +130,17 @@ int pmt_hooks_line(const struct pmt_site *site, int lasti)
 
 /* ---- events -------------------------------------------------------------- */
 
-static int hk_reopen(struct pmt_log *lg, const char *name, char letter)
+/* A forked child's first event opens all its logs, in the parent's order,
+ * so that their numbers do not depend on which hook fires first. */
+static int hk_reopen(struct pmt_log *lg)
 {
-    return tracelog_open(lg, &pmt.env, letter, name, pmt_hooks_line, &pmt.ordinal,
-                         pmt_clock_us(), hk_thread());
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        struct pmt_log *l = &pmt.logs[i];
+        if (l->state == PMT_LOG_REOPEN)
+            tracelog_open(l, &pmt.env, l->letter, l->mode_name, pmt_hooks_line, &pmt.ordinal,
+                          pmt_clock_us(), hk_thread());
+    }
+    return lg->state == PMT_LOG_OPEN ? 0 : -1;
 }
 
 void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
@@ -141,7 +148,7 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
     struct pmt_log *lg = &pmt.logs[log];
     if (__builtin_expect(lg->state != PMT_LOG_OPEN, 0)) {
         if (lg->state != PMT_LOG_REOPEN || pmt_log_failed ||
-            hk_reopen(lg, lg->mode_name, lg->letter) != 0)
+            hk_reopen(lg) != 0)
             return;
     }
     struct pmt_event ev;

@@ -253,8 +253,6 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
         return -1;
     }
     lg->state = PMT_LOG_OPEN;
-    if (!env->quiet)
-        pmt_say(mode_name, " log: ", lg->path, NULL);
     if (env->message)
         tl_raw(lg, env->message, strlen(env->message));
     tl_raw(lg, "SOF", 3);
@@ -262,9 +260,14 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
     if (p)
         lg->len += fmt_header(p);
     tl_msg(lg, 0, 0, clock_us, env->info);
-    /* Write the head now: an unwritable target shows at once, not at exit. */
+    /* Write the head now: an unwritable target shows at once, not at exit,
+     * and is the one line said about this log. */
     tracelog_flush(lg);
-    return lg->state == PMT_LOG_OPEN ? 0 : -1;
+    if (lg->state != PMT_LOG_OPEN)
+        return -1;
+    if (!env->quiet)
+        pmt_say(mode_name, " log: ", lg->path, NULL);
+    return 0;
 }
 
 void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev)

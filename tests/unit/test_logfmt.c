@@ -1,0 +1,138 @@
+/* logfmt: the bytes of each line type, checked against snprintf of the
+ * formats SPEC.md gives, and against cPyMemTrace's own header line. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/logfmt.h"
+
+static char buf[PMT_LINE_MAX];
+static char want[PMT_LINE_MAX];
+
+static void check_event(const char *prefix, const struct pmt_event_fields *f)
+{
+    size_t n = fmt_event_line(buf, prefix, f);
+    snprintf(want, sizeof want, "%s: %-12llu +%-6lld %-12.6f %-8s %-80s %4d %-32s %12llu %12lld\n",
+             prefix, (unsigned long long)f->event, (long long)f->devent, (double)f->clock_us / 1e6,
+             f->what, f->file, f->line, f->func, (unsigned long long)f->rss, (long long)f->drss);
+    cr_assert_eq(n, strlen(want), "length %zu, want %zu for %s", n, strlen(want), want);
+    cr_assert_eq(memcmp(buf, want, n), 0, "got  [%.*s]\nwant [%s]", (int)n, buf, want);
+}
+
+Test(logfmt, header_is_cpymemtrace_header)
+{
+    /* The HDR line of the golden logs (shared/golden), byte for byte. */
+    const char *golden = "HDR: Event        dEvent  Clock        What     File                       "
+                         "                                                      Line Function     "
+                         "                             RSS         dRSS\n";
+    size_t n = fmt_header(buf);
+    snprintf(want, sizeof want, "HDR: %-12s %-6s  %-12s %-8s %-80s %4s %-32s %12s %12s\n", "Event",
+             "dEvent", "Clock", "What", "File", "Line", "Function", "RSS", "dRSS");
+    cr_assert_str_eq(want, golden);
+    cr_assert_eq(n, strlen(want));
+    cr_assert_eq(memcmp(buf, want, n), 0);
+}
+
+Test(logfmt, golden_event_line)
+{
+    struct pmt_event_fields f = {2, 1, 66770, "C_CALL", "example.py", 12, "len", 66478080, 52432896};
+    const char *golden = "NEXT: 2            +1      0.066770     C_CALL   example.py                 "
+                         "                                                        12 len          "
+                         "                        66478080     52432896\n";
+    size_t n = fmt_event_line(buf, "NEXT", &f);
+    cr_assert_eq(n, strlen(golden));
+    cr_assert_eq(memcmp(buf, golden, n), 0, "[%.*s]", (int)n, buf);
+}
+
+Test(logfmt, event_lines_match_printf)
+{
+    static const char *const prefixes[] = {"FRST", "NEXT", "PREV", "LAST"};
+    static const uint64_t clocks[] = {0, 1, 999999, 1000000, 36891, 123456789012ull};
+    static const int64_t drss[] = {0, 4096, -4096, -52432896, 9007199254740992ll, INT64_MIN + 1};
+    static const int lines[] = {0, 1, 22, 9999, 12345, -1};
+    for (int w = 0; w < 8; w++) {
+        for (size_t i = 0; i < 6; i++) {
+            struct pmt_event_fields f = {
+                .event = (uint64_t)i * 1234567891ull,
+                .devent = (int64_t)i * 99991,
+                .clock_us = clocks[i],
+                .what = fmt_what_name(w),
+                .file = i % 2 ? "/a/rather/long/path/that/goes/on/and/on/beyond/eighty/characters/of/"
+                                "width/module.py"
+                              : "<string>",
+                .line = lines[i],
+                .func = i % 3 ? "<module>" : "a_function_name_longer_than_thirty_two_chars",
+                .rss = (uint64_t)i * 1000003ull * 4096,
+                .drss = drss[i],
+            };
+            check_event(prefixes[(size_t)w % 4], &f);
+        }
+    }
+}
+
+Test(logfmt, what_names)
+{
+    static const char *const names[] = {"CALL", "EXCEPT", "LINE", "RETURN",
+                                        "C_CALL", "C_EXCEPT", "C_RETURN", "OPCODE"};
+    for (int i = 0; i < 8; i++)
+        cr_assert_str_eq(fmt_what_name(i), names[i]);
+    cr_assert_str_eq(fmt_what_name(8), "?");
+    cr_assert_str_eq(fmt_what_name(-1), "?");
+}
+
+Test(logfmt, msg_line_matches_printf)
+{
+    size_t n = fmt_msg_line(buf, 12, 3, 1500000, "thread native_id=42");
+    snprintf(want, sizeof want, "MSG:  %-12zu +%-6ld %-12.6f # %s\n", (size_t)12, 3L, 1.5,
+             "thread native_id=42");
+    cr_assert_eq(n, strlen(want));
+    cr_assert_eq(memcmp(buf, want, n), 0, "[%.*s]", (int)n, buf);
+}
+
+Test(logfmt, long_fields_are_cut_at_field_max)
+{
+    static char file[PMT_FIELD_MAX + 100];
+    memset(file, 'x', sizeof file - 1);
+    struct pmt_event_fields f = {0, 0, 0, "LINE", file, 1, "f", 1, 0};
+    size_t n = fmt_event_line(buf, "NEXT", &f);
+    cr_assert_lt(n, (size_t)PMT_LINE_MAX);
+    cr_assert_eq(buf[n - 1], '\n');
+    cr_assert_eq(memchr(buf, 'x', n) != NULL, 1);
+}
+
+Test(logfmt, integers)
+{
+    char b[32];
+    b[fmt_u64(b, 0)] = 0;
+    cr_assert_str_eq(b, "0");
+    b[fmt_u64(b, UINT64_MAX)] = 0;
+    cr_assert_str_eq(b, "18446744073709551615");
+    b[fmt_i64(b, -1)] = 0;
+    cr_assert_str_eq(b, "-1");
+    b[fmt_i64(b, INT64_MIN)] = 0;
+    cr_assert_str_eq(b, "-9223372036854775808");
+}
+
+Test(logfmt, log_name)
+{
+    char name[128];
+    /* 2026-11-24 14:00:07 UTC */
+    size_t n = fmt_log_name(name, sizeof name, (time_t)1795528807, 3, 20491, 'T', 0, "3.13.0");
+    cr_assert_str_eq(name, "20261124_140007_3_20491_T_0_PY3.13.0.log");
+    cr_assert_eq(n, strlen(name));
+    n = fmt_log_name(name, sizeof name, (time_t)0, 0, 1, 'P', 2, "3.8.18");
+    cr_assert_str_eq(name, "19700101_000000_0_1_P_2_PY3.8.18.log");
+    cr_assert_eq(fmt_log_name(name, 20, (time_t)0, 0, 1, 'P', 2, "3.8.18"), 0, "too small");
+}
+
+Test(logfmt, log_pattern)
+{
+    char name[128];
+    cr_assert_gt(fmt_log_pattern(name, sizeof name, "/tmp/run-%p-%m-%n.log", 42, 'P', 7), 0);
+    cr_assert_str_eq(name, "/tmp/run-42-P-7.log");
+    cr_assert_gt(fmt_log_pattern(name, sizeof name, "100%%_%m", 1, 'T', 0), 0);
+    cr_assert_str_eq(name, "100%_T");
+    cr_assert_eq(fmt_log_pattern(name, sizeof name, "x%q", 1, 'T', 0), 0);
+    cr_assert_eq(fmt_log_pattern(name, sizeof name, "x%", 1, 'T', 0), 0);
+    cr_assert_eq(fmt_log_pattern(name, 5, "abcdef", 1, 'T', 0), 0, "too small");
+}
