@@ -1,9 +1,10 @@
 /* install: when and how the hooks go in and come out.
  *
  * The audit hook (added before Py_Initialize, see entry.c) watches for the
- * moment user code is about to run: the first cpython.run_* event in the
- * python executable (CPYTHON-NOTES §2), or the first event once the
- * interpreter is initialised in a host that embeds Python. There, with the
+ * moment user code is about to run: in the python executable the "exec" of
+ * the main code announced by a cpython.run_* event (CPYTHON-NOTES §2), in a
+ * host that embeds Python the first event once the interpreter is
+ * initialised. There, with the
  * GIL held on the main thread, the logs are opened and the profile/trace
  * functions set on every existing thread and, through threading.setprofile /
  * settrace, on every threading.Thread started later. An atexit callback
@@ -226,9 +227,46 @@ static void in_before_exec(void)
     }
 }
 
+/* What the python executable is about to run, from its cpython.run_* event:
+ * the main code object's filename, "" for whatever is exec'd first, NULL
+ * while no run_* event was seen. */
+static const char *in_armed;
+
+/* 1 when it is time to install. The python executable says what it will run
+ * (cpython.run_*), compiles it, then raises "exec" with the code object just
+ * before running it (3.8-3.13): installing there makes the main code's own
+ * CALL the first event, after Python's preparations (the __main__ loader for
+ * a script, 3.13's import of linecache for -c). For -m, runpy finds the
+ * module, so tracing starts at run_module and runpy's events come first. */
+static int in_time_to_install(const char *event, pmt_obj *args)
+{
+    if (!pmt.python_main)
+        return pmt.py.api.Py_IsInitialized();
+    if (strncmp(event, "cpython.run_", 12) == 0) {
+        const char *what = event + 12;
+        if (strcmp(what, "file") == 0)
+            in_armed = "";
+        else if (strcmp(what, "command") == 0)
+            in_armed = "<string>";
+        else if (strcmp(what, "stdin") == 0)
+            in_armed = "<stdin>";
+        else
+            return 1; /* module, startup, interactivehook */
+        return 0;
+    }
+    if (!in_armed || strcmp(event, "exec") != 0)
+        return 0;
+    if (!*in_armed)
+        return 1;
+    pmt_obj *code = pmt.py.api.PyTuple_GetItem(args, 0);
+    const char *file = code ? pmt.py.api.PyUnicode_AsUTF8(shim_code_filename(&pmt.py, code)) : NULL;
+    if (!file)
+        pmt.py.api.PyErr_Clear();
+    return file && strcmp(file, in_armed) == 0;
+}
+
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
 {
-    (void)args;
     (void)data;
     if (pmt_busy)
         return 0;
@@ -237,10 +275,9 @@ int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
             in_before_exec();
         return 0;
     }
-    if (pmt.python_main ? strncmp(event, "cpython.run_", 12) != 0 : !pmt.py.api.Py_IsInitialized())
-        return 0;
     pmt_busy++;
-    in_install();
+    if (in_time_to_install(event, args))
+        in_install();
     pmt_busy--;
     return 0;
 }
