@@ -33,8 +33,10 @@ uint64_t rss_read(void)
     const char *p = buf;
     while (*p && *p != ' ')
         p++;
+    if (*p)
+        p++;
     uint64_t pages = 0;
-    while (*++p >= '0' && *p <= '9')
+    for (; *p >= '0' && *p <= '9'; p++)
         pages = pages * 10 + (uint64_t)(*p - '0');
     return pages * rss_page;
 }
