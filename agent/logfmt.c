@@ -68,22 +68,24 @@ static size_t fmt_i64_left(char *buf, int64_t v, size_t width)
     return n + fmt_pad(buf + n, n, width);
 }
 
+/* %<width>ld / %<width>zu: digits formatted aside, then right-aligned */
+static size_t fmt_right(char *buf, const char *digits, size_t n, size_t width)
+{
+    size_t pad = fmt_pad(buf, n, width);
+    memcpy(buf + pad, digits, n);
+    return pad + n;
+}
+
 static size_t fmt_i64_right(char *buf, int64_t v, size_t width)
 {
     char tmp[24];
-    size_t n = fmt_i64(tmp, v);
-    size_t pad = fmt_pad(buf, n, width);
-    memcpy(buf + pad, tmp, n);
-    return pad + n;
+    return fmt_right(buf, tmp, fmt_i64(tmp, v), width);
 }
 
 static size_t fmt_u64_right(char *buf, uint64_t v, size_t width)
 {
     char tmp[24];
-    size_t n = fmt_u64(tmp, v);
-    size_t pad = fmt_pad(buf, n, width);
-    memcpy(buf + pad, tmp, n);
-    return pad + n;
+    return fmt_right(buf, tmp, fmt_u64(tmp, v), width);
 }
 
 /* %-12.6f of clock_us / 1e6. cPyMemTrace prints (double)clock()/CLOCKS_PER_SEC
