@@ -123,9 +123,29 @@ static const struct pmt_site *site_of(pmt_obj *code)
     return s;
 }
 
+/* Line numbers, cached by (code object, instruction offset). 3.12+ (and
+ * 3.8/3.9) walk the line table on each PyCode_Addr2Line call, O(offset), so
+ * a long function's lines cost microseconds each (CPYTHON-NOTES §4); logged
+ * lines repeat (loops), so a direct-mapped cache answers most of them. Code
+ * objects in sites are never freed, so a (code, offset) key never goes stale. */
+#define LINE_CACHE 4096
+
+static struct {
+    const void *code;
+    int lasti;
+    int line;
+} hk_lines[LINE_CACHE];
+
 int pmt_hooks_line(const struct pmt_site *site, int lasti)
 {
-    return pmt.py.api.PyCode_Addr2Line((pmt_obj *)site->code, lasti);
+    size_t i = (site_hash(site->code) ^ (size_t)lasti * 0x9E37u) & (LINE_CACHE - 1);
+    if (hk_lines[i].code == site->code && hk_lines[i].lasti == lasti)
+        return hk_lines[i].line;
+    int line = pmt.py.api.PyCode_Addr2Line((pmt_obj *)site->code, lasti);
+    hk_lines[i].code = site->code;
+    hk_lines[i].lasti = lasti;
+    hk_lines[i].line = line;
+    return line;
 }
 
 /* ---- events -------------------------------------------------------------- */
