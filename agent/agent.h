@@ -20,7 +20,7 @@ struct pmt_agent {
     unsigned ordinal;       /* next log number of this process */
     struct pmt_log logs[PMT_NLOGS];
     struct pmt_log_env env;
-    char info[256];         /* first MSG: line */
+    char info[512];         /* first MSG: line */
 };
 
 extern struct pmt_agent pmt;
@@ -36,6 +36,9 @@ int pmt_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg);
 int pmt_hooks_line(const struct pmt_site *site, int lasti);
 void pmt_hooks_after_fork(void);
+
+/* entry.c: whether free/realloc are glibc's (their unmaps are then seen) */
+int pmt_glibc_malloc(void);
 
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);

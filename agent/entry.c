@@ -3,12 +3,17 @@
  * Thin on purpose (STYLE.md): the constructor reads the settings and, if
  * this process runs a supported CPython, adds the audit hook that will
  * install everything else (install.c). The interposed symbols are _exit
- * (os._exit runs neither atexit nor destructors, NOTES §6) and dlsym (a host
+ * (os._exit runs neither atexit nor destructors, NOTES §6), dlsym (a host
  * that dlopens libpython with RTLD_LOCAL is only visible through the handle
- * it looks symbols up in, NOTES §1). */
+ * it looks symbols up in, NOTES §1), and the calls through which RSS can
+ * fall (rss.h): each does its work, then raises pmt_rss_dirty. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +77,7 @@ static void en_after_fork_child(void)
         return;
     pmt.owner = getpid();
     pmt.ordinal = 0;
-    rss_reopen_after_fork();
+    rss_reopen_after_fork(pmt_glibc_malloc());
     pmt_hooks_after_fork();
     for (int i = 0; i < PMT_NLOGS; i++)
         tracelog_forget_after_fork(&pmt.logs[i]);
@@ -107,11 +112,7 @@ static void en_attach(void *handle, int python_main)
     pmt.env.py_version = pmt.py.version.text;
     pmt.env.d_rss_trigger = pmt.cfg.d_rss_trigger;
     pmt.env.quiet = pmt.cfg.quiet;
-    snprintf(pmt.info, sizeof pmt.info,
-             "pymemtrace agent %s, pid %d, Python %s; RSS from /proc/self/statm; "
-             "Clock is process CPU time (clock()); thread native_id=%ld",
-             PMT_VERSION, (int)getpid(), pmt.py.version.text, (long)syscall(SYS_gettid));
-    pmt.env.info = pmt.info;
+    pmt.env.info = pmt.info; /* written at install, once the RSS source is known */
     pthread_atfork(NULL, NULL, en_after_fork_child);
     if (pmt.py.api.PySys_AddAuditHook(pmt_audit_hook, NULL) != 0)
         pmt_say("cannot add an audit hook; not tracing", NULL);
@@ -133,6 +134,7 @@ __attribute__((visibility("hidden"))) void pmt_dlsym_slow(void *handle)
 
 __attribute__((constructor)) static void en_init(void)
 {
+    rss_clock_init();
     en_resolve_dlsym();
     en_real_exit = (en_exit_fn)en_lookup(RTLD_NEXT, "_exit");
     const char *modes = getenv("PYMEMTRACE");
@@ -159,4 +161,191 @@ __attribute__((visibility("default"), noreturn)) void _exit(int status)
         en_real_exit(status);
     for (;;)
         syscall(SYS_exit_group, status);
+}
+
+/* ---- where RSS can fall ---------------------------------------------------
+ * Each forwards to the next definition (libc's, or another preloaded
+ * library's) and then says RSS may have moved. Before the real function is
+ * known (a call from another library's constructor), the unmap family falls
+ * back to the system call itself. */
+
+static __thread int en_resolving __attribute__((tls_model("initial-exec")));
+
+static void *en_next(const char *name)
+{
+    if (en_resolving)
+        return NULL;
+    en_resolving = 1;
+    en_resolve_dlsym();
+    void *p = pmt_real_dlsym ? en_lookup(RTLD_NEXT, name) : NULL;
+    en_resolving = 0;
+    return p;
+}
+
+#define EN_REAL(name) (en_real_##name ? en_real_##name : (en_real_##name = en_next(#name)))
+
+static __typeof__(&munmap) en_real_munmap;
+static __typeof__(&madvise) en_real_madvise;
+static __typeof__(&posix_madvise) en_real_posix_madvise;
+static __typeof__(&mremap) en_real_mremap;
+static __typeof__(&mlock) en_real_mlock;
+static __typeof__(&mlockall) en_real_mlockall;
+static __typeof__(&malloc_trim) en_real_malloc_trim;
+static __typeof__(&shmdt) en_real_shmdt;
+static __typeof__(&free) en_real_free;
+static __typeof__(&realloc) en_real_realloc;
+
+__attribute__((visibility("default"))) int munmap(void *addr, size_t len)
+{
+    int rc = EN_REAL(munmap) ? en_real_munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int madvise(void *addr, size_t len, int advice)
+{
+    int rc = EN_REAL(madvise) ? en_real_madvise(addr, len, advice)
+                              : (int)syscall(SYS_madvise, addr, len, advice);
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int posix_madvise(void *addr, size_t len, int advice)
+{
+    int rc = EN_REAL(posix_madvise) ? en_real_posix_madvise(addr, len, advice) : ENOSYS;
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+/* A fixed mapping replaces pages; MAP_POPULATE brings them in without faults.
+ * Both names are defined under their own symbols: with _FILE_OFFSET_BITS=64
+ * the header renames mmap to mmap64, and off_t is 64 bits either way here. */
+typedef void *(*en_mmap_fn)(void *, size_t, int, int, int, off_t);
+static en_mmap_fn en_real_mmap, en_real_mmap64;
+
+static void *en_mmap_via(en_mmap_fn *real, const char *name, void *addr, size_t len, int prot,
+                         int flags, int fd, off_t off)
+{
+    if (!*real)
+        *real = (en_mmap_fn)en_next(name);
+    void *p = *real ? (*real)(addr, len, prot, flags, fd, off)
+                    : (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    if (flags & (MAP_FIXED | MAP_POPULATE))
+        pmt_rss_dirty = 1;
+    return p;
+}
+
+__attribute__((visibility("default"))) void *en_mmap(void *addr, size_t len, int prot, int flags,
+                                                     int fd, off_t off) __asm__("mmap");
+void *en_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return en_mmap_via(&en_real_mmap, "mmap", addr, len, prot, flags, fd, off);
+}
+
+__attribute__((visibility("default"))) void *en_mmap64(void *addr, size_t len, int prot,
+                                                       int flags, int fd, off_t off)
+    __asm__("mmap64");
+void *en_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return en_mmap_via(&en_real_mmap64, "mmap64", addr, len, prot, flags, fd, off);
+}
+
+__attribute__((visibility("default"))) void *mremap(void *old, size_t old_len, size_t new_len,
+                                                    int flags, ...)
+{
+    void *new_addr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    void *p = EN_REAL(mremap) ? en_real_mremap(old, old_len, new_len, flags, new_addr)
+                              : (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+    pmt_rss_dirty = 1;
+    return p;
+}
+
+__attribute__((visibility("default"))) int mlock(const void *addr, size_t len)
+{
+    int rc = EN_REAL(mlock) ? en_real_mlock(addr, len) : (int)syscall(SYS_mlock, addr, len);
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int mlockall(int flags)
+{
+    int rc = EN_REAL(mlockall) ? en_real_mlockall(flags) : (int)syscall(SYS_mlockall, flags);
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int malloc_trim(size_t pad)
+{
+    int rc = EN_REAL(malloc_trim) ? en_real_malloc_trim(pad) : 0;
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int shmdt(const void *addr)
+{
+    int rc = EN_REAL(shmdt) ? en_real_shmdt(addr) : (int)syscall(SYS_shmdt, addr);
+    pmt_rss_dirty = 1;
+    return rc;
+}
+
+/* glibc's free and realloc unmap and trim through internal calls that no
+ * interposition sees: a chunk that was mmapped (IS_MMAPPED, 0x2) is
+ * munmapped or mremapped, one from a thread's arena (NON_MAIN_ARENA, 0x4)
+ * may shrink that heap, and the main arena trims by moving the break
+ * (__curbrk). The header word before the pointer is read only when the
+ * allocator is glibc's (pmt_watch_alloc). */
+extern void *__curbrk;
+#define EN_CHUNK_MAY_UNMAP(p) ((((const size_t *)(p))[-1] & 0x6u) != 0)
+
+__attribute__((visibility("default"))) void free(void *p)
+{
+    if (!EN_REAL(free))
+        return; /* only while resolving free itself: leak rather than crash */
+    if (p && pmt_watch_alloc) {
+        void *brk = __curbrk;
+        if (EN_CHUNK_MAY_UNMAP(p))
+            pmt_rss_dirty = 1;
+        en_real_free(p);
+        if (__curbrk != brk)
+            pmt_rss_dirty = 1;
+        return;
+    }
+    en_real_free(p);
+}
+
+__attribute__((visibility("default"))) void *realloc(void *p, size_t n)
+{
+    if (!EN_REAL(realloc))
+        return NULL;
+    if (p && pmt_watch_alloc) {
+        void *brk = __curbrk;
+        if (EN_CHUNK_MAY_UNMAP(p))
+            pmt_rss_dirty = 1;
+        void *q = en_real_realloc(p, n);
+        if (__curbrk != brk)
+            pmt_rss_dirty = 1;
+        return q;
+    }
+    return en_real_realloc(p, n);
+}
+
+int pmt_glibc_malloc(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (!libc)
+        return 0;
+    /* The malloc everyone calls (an allocator preloaded before us, or one in
+     * the executable, shows here), and the free/realloc ours forward to. */
+    int same = en_lookup(RTLD_DEFAULT, "malloc") == en_lookup(libc, "malloc") &&
+               en_lookup(RTLD_DEFAULT, "calloc") == en_lookup(libc, "calloc") &&
+               en_lookup(RTLD_NEXT, "free") == en_lookup(libc, "free") &&
+               en_lookup(RTLD_NEXT, "realloc") == en_lookup(libc, "realloc");
+    dlclose(libc);
+    return same;
 }

@@ -174,7 +174,7 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
     struct pmt_event ev;
     ev.n = lg->nevents;
     ev.clock_us = pmt_clock_us();
-    ev.rss = rss_read();
+    ev.rss = rss_read(ev.clock_us);
     ev.site = frame ? site_of(shim_frame_code(&pmt.py, frame)) : NULL;
     ev.lasti = frame ? shim_frame_lasti(&pmt.py, frame) : -1;
     ev.what = what;

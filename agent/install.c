@@ -10,6 +10,7 @@
  * settrace, on every threading.Thread started later. An atexit callback
  * registered first (so it runs last of the atexit callbacks) closes the logs
  * at the last point Python is still usable (NOTES §6). */
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -164,10 +165,13 @@ static void in_install(void)
     pmt.owner = getpid();
     if (!(pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE)))
         return;
-    if (rss_open() != 0) {
+    char source[320];
+    if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
         pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
         return;
     }
+    snprintf(pmt.info, sizeof pmt.info, "pymemtrace agent %s, pid %d, Python %s; %s; thread native_id=%u",
+             PMT_VERSION, (int)getpid(), pmt.py.version.text, source, tid);
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (!(pmt.cfg.modes & modes[i]))
             continue;
@@ -202,8 +206,15 @@ void pmt_finish(int python_usable)
     if (!pmt.active || getpid() != pmt.owner)
         return;
     pmt.active = 0;
-    for (int i = 0; i < PMT_NLOGS; i++)
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (rss.mode == RSS_CHECK) {
+            char text[128];
+            snprintf(text, sizeof text, "RSS check: %llu events, %llu differed from statm",
+                     (unsigned long long)rss.checked, (unsigned long long)rss.mismatches);
+            tracelog_msg(&pmt.logs[i], pmt_clock_us(), text);
+        }
         tracelog_close(&pmt.logs[i]);
+    }
     if (!python_usable)
         return;
     /* Take the hooks out: threads still running after atexit (daemons)

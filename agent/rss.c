@@ -1,31 +1,86 @@
+/* rss: RSS sources and the clock. See rss.h for why it works this way. */
 #include "agent/rss.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-static int rss_fd = -1;
+#include "config/config.h"
+
+struct rss_state rss;
+struct rss_clock rss_clk;
+volatile int pmt_rss_dirty;
+int pmt_watch_alloc;
+
+static int rss_statm_fd = -1;
+static int rss_fds[RSS_MAX_RINGS];
 static uint64_t rss_page;
+static size_t rss_ring_bytes;
+static int rss_want; /* PMT_RSS_* asked for */
 
-int rss_open(void)
+static uint64_t rss_mono_ns(void)
 {
-    rss_page = (uint64_t)sysconf(_SC_PAGESIZE);
-    rss_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    return rss_fd >= 0 ? 0 : -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void rss_reopen_after_fork(void)
+/* Invariant TSC (constant rate, running in every C-state) and the kernel
+ * itself timing with it: then rdtsc is a clock. */
+static int rss_tsc_usable(void)
 {
-    if (rss_fd < 0)
-        return;
-    close(rss_fd);
-    rss_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    char buf[4096];
+    int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *flags = strstr(buf, "\nflags");
+    if (!flags || !strstr(flags, " constant_tsc") || !strstr(flags, " nonstop_tsc"))
+        return 0;
+    fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+              O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n >= 3 && memcmp(buf, "tsc", 3) == 0;
 }
 
-uint64_t rss_read(void)
+void rss_clock_init(void)
+{
+    rss_clk.tsc0 = __rdtsc();
+    rss_clk.mono0_ns = rss_mono_ns();
+}
+
+/* Re-anchor the TSC clock on CLOCK_MONOTONIC, with the rate measured over
+ * everything since the agent was loaded. The clock never goes back. */
+static void rss_clock_sync(void)
+{
+    uint64_t mono = rss_mono_ns() - rss_clk.mono0_ns;
+    uint64_t tsc = __rdtsc();
+    if (tsc <= rss_clk.tsc0 || mono < 1000000u)
+        return; /* less than a millisecond to measure a rate on */
+    uint64_t now_us = rss_clk.tsc ? pmt_clock_us() : 0;
+    rss_clk.ns_per_tick = (double)mono / (double)(tsc - rss_clk.tsc0);
+    rss_clk.tsc_base = tsc;
+    rss_clk.base_us = mono / 1000u > now_us ? mono / 1000u : now_us;
+    rss_clk.tsc = 1;
+}
+
+static uint64_t rss_statm(void)
 {
     char buf[128];
-    ssize_t n = pread(rss_fd, buf, sizeof buf - 1, 0);
+    ssize_t n = pread(rss_statm_fd, buf, sizeof buf - 1, 0);
     if (n <= 0)
         return 0;
     buf[n] = '\0';
@@ -39,4 +94,173 @@ uint64_t rss_read(void)
     for (; *p >= '0' && *p <= '9'; p++)
         pages = pages * 10 + (uint64_t)(*p - '0');
     return pages * rss_page;
+}
+
+uint64_t rss_refresh(uint64_t heads, uint64_t now_us)
+{
+    /* Heads first, then statm: a fault after this snapshot moves a head
+     * again and is seen at the next event. */
+    pmt_rss_dirty = 0;
+    if (rss_clk.tsc)
+        rss_clock_sync();
+    rss.heads = heads;
+    rss.read_us = now_us;
+    rss.cached = rss_statm();
+    return rss.cached;
+}
+
+uint64_t rss_read_slow(uint64_t now_us)
+{
+    if (rss.mode == RSS_STATM)
+        return rss_statm();
+    /* RSS_CHECK: the fast answer, then the truth. */
+    uint64_t h = rss_heads();
+    uint64_t fast = h == rss.heads && !pmt_rss_dirty && now_us - rss.read_us < RSS_MAX_AGE_US
+                        ? rss.cached
+                        : rss_refresh(h, now_us);
+    uint64_t truth = rss_statm();
+    rss.checked++;
+    if (fast != truth) {
+        rss.mismatches++;
+        rss.cached = truth;
+    }
+    return truth;
+}
+
+/* ---- page-fault rings --------------------------------------------------- */
+
+static int rss_open_event(pid_t tid, int cpu, int inherit_thread)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_SOFTWARE;
+    a.config = PERF_COUNT_SW_PAGE_FAULTS;
+    a.sample_period = 1; /* a record, so a head move, for every fault */
+    a.sample_type = 0;   /* the record header is all we need */
+    a.inherit = 1;       /* threads started later count too */
+    a.inherit_thread = (unsigned)inherit_thread; /* not forked children */
+    /* exclude_kernel stays 0: faults taken in the kernel on user memory
+     * (read() into a fresh buffer) raise RSS too. Where that is refused
+     * (perf_event_paranoid for unprivileged users), statm is used. */
+    int fd = (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0 && errno == EINVAL && inherit_thread)
+        return rss_open_event(tid, cpu, 0); /* kernels before 5.13 */
+    return fd;
+}
+
+static void rss_close_rings(void)
+{
+    for (int i = 0; i < rss.nrings; i++) {
+        munmap((void *)rss.rings[i], rss_ring_bytes);
+        close(rss_fds[i]);
+    }
+    rss.nrings = 0;
+}
+
+static int rss_add_ring(pid_t tid, int cpu)
+{
+    if (rss.nrings == RSS_MAX_RINGS)
+        return -1;
+    int fd = rss_open_event(tid, cpu, 1);
+    if (fd < 0)
+        return cpu >= 0 && errno == ENODEV ? 0 : -1; /* an offline CPU */
+    /* Read-only: the kernel overwrites old records and data_head keeps
+     * moving; nothing ever has to be consumed. */
+    void *p = mmap(NULL, rss_ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    rss_fds[rss.nrings] = fd;
+    rss.rings[rss.nrings++] = p;
+    return 0;
+}
+
+/* Every CPU for the calling thread (and threads it starts), and the same for
+ * every other thread that exists already. */
+static int rss_open_rings(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    if (ncpu < 1)
+        return -1;
+    for (int cpu = 0; cpu < ncpu; cpu++)
+        if (rss_add_ring(0, cpu) != 0)
+            return -1;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid <= 0 || tid == self)
+            continue;
+        for (int cpu = 0; rc == 0 && cpu < ncpu; cpu++)
+            rc = rss_add_ring(tid, cpu);
+    }
+    closedir(d);
+    return rc;
+}
+
+static void rss_choose(char *desc, size_t desclen)
+{
+    rss_close_rings();
+    rss.mode = RSS_STATM;
+    rss_clk.tsc = 0;
+    const char *why = NULL;
+    if (rss_want == PMT_RSS_STATM)
+        why = "PYMEMTRACE_RSS=statm";
+    else if (!pmt_watch_alloc)
+        why = "the allocator is not glibc's, so its unmaps cannot be seen";
+    else if (rss_open_rings() != 0)
+        why = "page-fault events are not available here";
+    if (why) {
+        rss_close_rings();
+        pmt_watch_alloc = 0;
+        snprintf(desc, desclen,
+                 "RSS from /proc/self/statm at every event (%s); "
+                 "Clock is wall time in seconds since the agent was loaded",
+                 why);
+        return;
+    }
+    rss.mode = rss_want == PMT_RSS_CHECK ? RSS_CHECK : RSS_FAULTS;
+    if (rss_tsc_usable())
+        rss_clock_sync();
+    rss.read_us = pmt_clock_us();
+    rss_refresh(rss_heads(), rss.read_us);
+    snprintf(desc, desclen,
+             "RSS from /proc/self/statm when page-fault events (%d rings) or unmaps say it moved%s; "
+             "Clock is wall time in seconds since the agent was loaded (%s)",
+             rss.nrings, rss.mode == RSS_CHECK ? ", checked against statm at every event" : "",
+             rss_clk.tsc ? "rdtsc" : "CLOCK_MONOTONIC");
+}
+
+int rss_open(int source, int glibc_malloc, char *desc, size_t desclen)
+{
+    rss_page = (uint64_t)sysconf(_SC_PAGESIZE);
+    rss_ring_bytes = 2 * rss_page;
+    rss_want = source;
+    rss_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (rss_statm_fd < 0)
+        return -1;
+    pmt_watch_alloc = glibc_malloc;
+    rss_choose(desc, desclen);
+    return 0;
+}
+
+void rss_reopen_after_fork(int glibc_malloc)
+{
+    char desc[256];
+    if (rss_statm_fd < 0)
+        return;
+    /* The parent's rings are not mapped in a child (perf maps are not
+     * copied) and its statm descriptor names the parent's /proc entry. */
+    for (int i = 0; i < rss.nrings; i++)
+        close(rss_fds[i]);
+    rss.nrings = 0;
+    close(rss_statm_fd);
+    rss_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    pmt_watch_alloc = glibc_malloc;
+    rss_choose(desc, sizeof desc);
 }

@@ -375,6 +375,21 @@ static enum cfg_result cfg_parse_gc_collect_on_exit(const char *value, struct pm
     return cfg_bad(why, "not one of -1, 0, 1, 2");
 }
 
+static enum cfg_result cfg_parse_rss(const char *value, struct pmt_config *out,
+                                     struct cfg_buf *why)
+{
+    static const char *const names[] = {"auto", "statm", "check"};
+    if (value[0] == '\0')
+        return cfg_bad(why, "empty");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            out->rss_source = (int)i;
+            return CFG_OK;
+        }
+    }
+    return cfg_bad(why, "not auto, statm or check");
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 /* One row per setting. Its order is the order in which problems are reported
@@ -405,6 +420,8 @@ static const struct cfg_setting cfg_table[] = {
      "-1 (no collection) or a generation 0, 1 or 2"},
     {"PYMEMTRACE_CHILDREN", cfg_parse_children, "0 or 1"},
     {"PYMEMTRACE_QUIET", cfg_parse_quiet, "0 or 1"},
+    {"PYMEMTRACE_RSS", cfg_parse_rss,
+     "auto (page-fault events, statm on change), statm (every event) or check (both, compared)"},
 };
 
 #define CFG_TABLE_LEN (sizeof cfg_table / sizeof cfg_table[0])

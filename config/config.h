@@ -14,6 +14,13 @@ enum pmt_mode {
     PMT_MODE_REFTRACE = 1u << 2,
 };
 
+/* Where RSS comes from (PYMEMTRACE_RSS). */
+enum pmt_rss_source {
+    PMT_RSS_AUTO,   /* page-fault events + unmap watch, statm only on change; else statm */
+    PMT_RSS_STATM,  /* /proc/self/statm at every event */
+    PMT_RSS_CHECK,  /* both at every event, disagreements counted (tests) */
+};
+
 struct pmt_config {
     unsigned modes;            /* PMT_MODE_* bits; 0 when PYMEMTRACE is unset or empty */
     long long d_rss_trigger;   /* -1 (a page), 0 (every event) or N > 0 bytes */
@@ -26,6 +33,7 @@ struct pmt_config {
     const char *exclude_types; /* NULL: none */
     int gc_collect_on_exit;    /* -1, 0, 1 or 2 */
     int children;              /* 0 or 1 */
+    int rss_source;            /* PMT_RSS_* */
     int quiet;                 /* 0 or 1 */
 };
 

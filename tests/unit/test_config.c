@@ -29,7 +29,7 @@
     "PYMEMTRACE, PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "          \
     "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "                   \
     "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "      \
-    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET"
+    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_RSS"
 
 /* The whole message for a bad value, from literal pieces. */
 #define BAD(name, value, reason, accepted) \
@@ -571,6 +571,24 @@ Test(config_flags, bad_values)
               "PYMEMTRACE_QUIET='yes' is not valid (not 0 or 1); accepted: 0 or 1");
 }
 
+#define ACC_RSS "auto (page-fault events, statm on change), statm (every event) or check (both, compared)"
+
+Test(config_rss, values)
+{
+    struct pmt_config cfg = parse_one_ok("PYMEMTRACE_RSS", "statm");
+    cr_assert_eq(cfg.rss_source, PMT_RSS_STATM);
+    cfg_free(&cfg);
+    cfg = parse_one_ok("PYMEMTRACE_RSS", "check");
+    cr_assert_eq(cfg.rss_source, PMT_RSS_CHECK);
+    cfg_free(&cfg);
+    cfg = parse_one_ok("PYMEMTRACE_RSS", "auto");
+    cr_assert_eq(cfg.rss_source, PMT_RSS_AUTO);
+    cfg_free(&cfg);
+    parse_one_bad("profile", "PYMEMTRACE_RSS", "", "empty", ACC_RSS);
+    parse_one_bad("profile", "PYMEMTRACE_RSS", "perf", "not auto, statm or check", ACC_RSS);
+    parse_one_bad("profile", "PYMEMTRACE_RSS", "STATM", "not auto, statm or check", ACC_RSS);
+}
+
 Test(config_gc, good_values)
 {
     static const struct {
@@ -727,23 +745,26 @@ Test(config_unknown, closest_and_ties)
 
 Test(config_unknown, known_list)
 {
-    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_FOO=1"),
-              "PYMEMTRACE_FOO is not a pymemtrace setting (known: PYMEMTRACE, "
+    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_FOOBAR=1"),
+              "PYMEMTRACE_FOOBAR is not a pymemtrace setting (known: PYMEMTRACE, "
               "PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "
               "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "
               "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "
-              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET)");
-    /* Four edits: too far to guess. */
-    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_RSS=1"),
-              "PYMEMTRACE_RSS is not a pymemtrace setting (known: " KNOWN_LIST ")");
+              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_RSS)");
+    /* Too far from every known name to guess. */
+    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_HEAPSIZE=1"),
+              "PYMEMTRACE_HEAPSIZE is not a pymemtrace setting (known: " KNOWN_LIST ")");
     parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_VERBOSE=1"),
               "PYMEMTRACE_VERBOSE is not a pymemtrace setting (known: " KNOWN_LIST ")");
 }
 
 Test(config_unknown, odd_names_are_echoed_safely)
 {
-    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_A\tB=1"),
-              "PYMEMTRACE_A?B is not a pymemtrace setting (known: " KNOWN_LIST ")");
+    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_AAA\tBBB=1"),
+              "PYMEMTRACE_AAA?BBB is not a pymemtrace setting (known: " KNOWN_LIST ")");
+    /* Three edits from PYMEMTRACE_RSS: a guess is offered. */
+    parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_FOO=1"),
+              "PYMEMTRACE_FOO is not a pymemtrace setting (did you mean PYMEMTRACE_RSS?)");
     char var[200] = "PYMEMTRACE_";
     memset(var + strlen(var), 'Y', 100);
     strcat(var, "=1");
