@@ -8,6 +8,8 @@
  * it looks symbols up in, NOTES §1), and the calls through which RSS can
  * fall (rss.h): each does its work, then raises pmt_rss_dirty. */
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -335,17 +337,67 @@ __attribute__((visibility("default"))) void *realloc(void *p, size_t n)
     return en_real_realloc(p, n);
 }
 
+/* dl_iterate_phdr: 1 when an object loaded before the agent (the
+ * executable excepted: its imports show as PLT stubs) defines name other
+ * than as libc does. Preloads ahead of the agent are such objects. */
+struct en_scan {
+    const char *name;
+    void *libc_def;
+    const char *self; /* the agent's path: the scan stops there */
+    int other;
+    int index;
+};
+
+static int en_scan_one(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct en_scan *scan = data;
+    if (scan->index++ == 0 || !info->dlpi_name || !*info->dlpi_name)
+        return 0; /* the executable (or vDSO) */
+    if (strcmp(info->dlpi_name, scan->self) == 0)
+        return 1;
+    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return 0;
+    void *def = en_lookup(h, scan->name); /* this object or its dependencies */
+    if (def && def != scan->libc_def)
+        scan->other = 1;
+    dlclose(h);
+    return scan->other;
+}
+
+/* Whether the name everyone's calls reach is libc's definition. */
+static int en_is_libc(void *libc, const char *name, int interposed_here)
+{
+    void *libc_def = en_lookup(libc, name);
+    if (interposed_here) /* free, realloc: ours forwards to the next one */
+        return en_lookup(RTLD_NEXT, name) == libc_def;
+    void *def = en_lookup(RTLD_DEFAULT, name);
+    if (def == libc_def)
+        return 1;
+    /* A non-PIE executable's import appears as its PLT stub: an undefined
+     * symbol with a value. The definition is then the first one in the
+     * global scope: a preload before the agent, or what follows it. */
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!def || !dladdr1(def, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+        sym->st_shndx != SHN_UNDEF)
+        return 0;
+    Dl_info self;
+    if (!dladdr((void *)en_is_libc, &self) || !self.dli_fname)
+        return 0;
+    struct en_scan scan = {name, libc_def, self.dli_fname, 0, 0};
+    dl_iterate_phdr(en_scan_one, &scan);
+    return !scan.other && en_lookup(RTLD_NEXT, name) == libc_def;
+}
+
 int pmt_glibc_malloc(void)
 {
     void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     if (!libc)
         return 0;
-    /* The malloc everyone calls (an allocator preloaded before us, or one in
-     * the executable, shows here), and the free/realloc ours forward to. */
-    int same = en_lookup(RTLD_DEFAULT, "malloc") == en_lookup(libc, "malloc") &&
-               en_lookup(RTLD_DEFAULT, "calloc") == en_lookup(libc, "calloc") &&
-               en_lookup(RTLD_NEXT, "free") == en_lookup(libc, "free") &&
-               en_lookup(RTLD_NEXT, "realloc") == en_lookup(libc, "realloc");
+    int same = en_is_libc(libc, "malloc", 0) && en_is_libc(libc, "calloc", 0) &&
+               en_is_libc(libc, "free", 1) && en_is_libc(libc, "realloc", 1);
     dlclose(libc);
     return same;
 }

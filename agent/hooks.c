@@ -157,8 +157,8 @@ static int hk_reopen(struct pmt_log *lg)
     for (int i = 0; i < PMT_NLOGS; i++) {
         struct pmt_log *l = &pmt.logs[i];
         if (l->state == PMT_LOG_REOPEN)
-            tracelog_open(l, &pmt.env, l->letter, l->mode_name, pmt_hooks_line, &pmt.ordinal,
-                          pmt_clock_us(), hk_thread());
+            tracelog_open(l, &pmt.env, l->letter, l->mode_name, pmt_hooks_line, pmt_ticks_us,
+                          &pmt.ordinal, pmt_clock_us(), hk_thread());
     }
     return lg->state == PMT_LOG_OPEN ? 0 : -1;
 }
@@ -173,13 +173,13 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
     }
     struct pmt_event ev;
     ev.n = lg->nevents;
-    ev.clock_us = pmt_clock_us();
-    ev.rss = rss_read(ev.clock_us);
+    ev.ticks = pmt_ticks();
+    ev.rss = rss_read(ev.ticks);
     ev.site = frame ? site_of(shim_frame_code(&pmt.py, frame)) : NULL;
     ev.lasti = frame ? shim_frame_lasti(&pmt.py, frame) : -1;
     ev.what = what;
     ev.cfunc = what >= PMT_WHAT_C_CALL && what <= PMT_WHAT_C_RETURN && arg
-                   ? pmt.py.api.PyEval_GetFuncName(arg)
+                   ? shim_cfunc_name(arg)
                    : NULL;
     ev.thread = hk_thread();
     tracelog_event(lg, &ev);

@@ -176,7 +176,7 @@ static void in_install(void)
         if (!(pmt.cfg.modes & modes[i]))
             continue;
         if (tracelog_open(&pmt.logs[i], &pmt.env, letters[i], names[i], pmt_hooks_line,
-                          &pmt.ordinal, pmt_clock_us(), tid) != 0) {
+                          pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), tid) != 0) {
             /* Said on stderr. Nothing is installed: close what was opened. */
             for (int j = 0; j < i; j++)
                 tracelog_close(&pmt.logs[j]);

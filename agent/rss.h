@@ -39,7 +39,8 @@ struct rss_state {
     volatile struct perf_event_mmap_page *rings[RSS_MAX_RINGS];
     uint64_t heads;     /* sum of data_head at the last statm read */
     uint64_t cached;    /* RSS in bytes at the last statm read */
-    uint64_t read_us;   /* clock at the last statm read */
+    uint64_t read_ticks;   /* clock at the last statm read */
+    uint64_t max_age_ticks; /* RSS_MAX_AGE_US in ticks */
     uint64_t checked, mismatches;
 };
 
@@ -65,17 +66,34 @@ void rss_clock_init(void);  /* at load: the clock's origin */
  * not even statm can be read. */
 int rss_open(int source, int glibc_malloc, char *desc, size_t desclen);
 void rss_reopen_after_fork(int glibc_malloc);
-uint64_t rss_refresh(uint64_t heads, uint64_t now_us);
-uint64_t rss_read_slow(uint64_t now_us);
+uint64_t rss_refresh(uint64_t heads, uint64_t now);
+uint64_t rss_read_slow(uint64_t now);
+
+/* The raw clock, as cheap as it gets: rdtsc ticks, or CLOCK_MONOTONIC
+ * nanoseconds. Events keep ticks; only written lines turn them into time. */
+static inline uint64_t pmt_ticks(void)
+{
+    if (__builtin_expect(rss_clk.tsc, 1))
+        return __rdtsc();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Microseconds since the agent was loaded. */
+static inline uint64_t pmt_ticks_us(uint64_t t)
+{
+    if (rss_clk.tsc) {
+        double ns = (double)(int64_t)(t - rss_clk.tsc_base) * rss_clk.ns_per_tick;
+        int64_t us = (int64_t)rss_clk.base_us + (int64_t)(ns / 1000.0);
+        return us > 0 ? (uint64_t)us : 0;
+    }
+    return (t - rss_clk.mono0_ns) / 1000u;
+}
 
 static inline uint64_t pmt_clock_us(void)
 {
-    if (__builtin_expect(rss_clk.tsc, 1))
-        return rss_clk.base_us +
-               (uint64_t)((double)(__rdtsc() - rss_clk.tsc_base) * rss_clk.ns_per_tick) / 1000u;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - rss_clk.mono0_ns) / 1000u;
+    return pmt_ticks_us(pmt_ticks());
 }
 
 static inline uint64_t rss_heads(void)
@@ -86,16 +104,18 @@ static inline uint64_t rss_heads(void)
     return h;
 }
 
-/* RSS in bytes at this event (0 if unreadable). */
-static inline uint64_t rss_read(uint64_t now_us)
+/* RSS in bytes at this event (0 if unreadable); now is pmt_ticks(). */
+static inline uint64_t rss_read(uint64_t now)
 {
     if (__builtin_expect(rss.mode == RSS_FAULTS, 1)) {
         uint64_t h = rss_heads();
-        if (__builtin_expect(h == rss.heads && !pmt_rss_dirty && now_us - rss.read_us < RSS_MAX_AGE_US, 1))
+        if (__builtin_expect(h == rss.heads && !pmt_rss_dirty &&
+                                 now - rss.read_ticks < rss.max_age_ticks,
+                             1))
             return rss.cached;
-        return rss_refresh(h, now_us);
+        return rss_refresh(h, now);
     }
-    return rss_read_slow(now_us);
+    return rss_read_slow(now);
 }
 
 #endif

@@ -124,7 +124,7 @@ static void tl_line(struct pmt_log *lg, const char *prefix, const struct pmt_eve
         char text[48] = "thread native_id=";
         size_t k = strlen(text);
         text[k + fmt_u64(text + k, ev->thread)] = '\0';
-        tl_msg(lg, ev->n, (int64_t)(ev->n - lg->logged.n), ev->clock_us, text);
+        tl_msg(lg, ev->n, (int64_t)(ev->n - lg->logged.n), lg->clock_of(ev->ticks), text);
         lg->line_thread = ev->thread;
     }
     char *p = tl_reserve(lg);
@@ -134,11 +134,11 @@ static void tl_line(struct pmt_log *lg, const char *prefix, const struct pmt_eve
     struct pmt_event_fields f = {
         .event = ev->n,
         .devent = (int64_t)(ev->n - lg->logged.n),
-        .clock_us = ev->clock_us,
+        .clock_us = lg->clock_of(ev->ticks),
         .what = fmt_what_name(ev->what),
         .file = site ? site->file : "",
         .line = site ? lg->line_of(site, ev->lasti) : 0,
-        .func = ev->cfunc ? ev->cfunc : site ? site->func : "",
+        .func = ev->cfunc ? *ev->cfunc : site ? site->func : "",
         .rss = ev->rss,
         .drss = (int64_t)(ev->rss - lg->logged.rss),
     };
@@ -219,8 +219,8 @@ static int tl_create(struct pmt_log *lg, const struct pmt_log_env *env, unsigned
 }
 
 int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
-                  const char *mode_name, pmt_line_fn line_of, unsigned *ordinal,
-                  uint64_t clock_us, uint32_t thread)
+                  const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
+                  unsigned *ordinal, uint64_t clock_us, uint32_t thread)
 {
     char *buf = lg->buf;
     size_t cap = lg->cap;
@@ -229,6 +229,7 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
     lg->letter = letter;
     lg->mode_name = mode_name;
     lg->line_of = line_of;
+    lg->clock_of = clock_of;
     lg->trigger = env->d_rss_trigger < 0 ? (int64_t)sysconf(_SC_PAGESIZE) : env->d_rss_trigger;
     lg->write_through = env->d_rss_trigger != 0;
     lg->line_thread = thread;

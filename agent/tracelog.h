@@ -21,12 +21,13 @@ struct pmt_site {
 
 struct pmt_event {
     uint64_t n;                   /* event number, from 0 */
-    uint64_t clock_us;
+    uint64_t ticks;               /* raw clock: the log's clock_of makes it time */
     uint64_t rss;
     const struct pmt_site *site;  /* NULL: no Python frame */
     int lasti;                    /* byte offset of the instruction, < 0 before the first */
     int what;                     /* PyTrace_* */
-    const char *cfunc;            /* C events: the C function's name */
+    const char *const *cfunc;     /* C events: where the C function's name is
+                                     (PyMethodDef.ml_name, static) */
     uint32_t thread;              /* native thread id */
 };
 
@@ -39,6 +40,7 @@ enum pmt_log_state {
 };
 
 typedef int (*pmt_line_fn)(const struct pmt_site *site, int lasti);
+typedef uint64_t (*pmt_clock_fn)(uint64_t ticks); /* to microseconds */
 
 struct pmt_log {
     enum pmt_log_state state;
@@ -48,6 +50,7 @@ struct pmt_log {
     int64_t trigger;      /* d_rss_trigger, with -1 already turned into the page size */
     int write_through;    /* flush after each logged event (trigger != 0) */
     pmt_line_fn line_of;
+    pmt_clock_fn clock_of;
     char *buf;
     size_t len, cap;
     uint64_t nevents;
@@ -74,8 +77,8 @@ struct pmt_log_env {
  * writes message, SOF, HDR and the first MSG. On failure says so on stderr
  * once and returns -1 with the log FAILED. */
 int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
-                  const char *mode_name, pmt_line_fn line_of, unsigned *ordinal,
-                  uint64_t clock_us, uint32_t thread);
+                  const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
+                  unsigned *ordinal, uint64_t clock_us, uint32_t thread);
 
 /* Records one event; writes the lines it calls for. */
 void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev);

@@ -47,7 +47,7 @@ static const struct shim_sym shim_syms[] = {
     SHIM_REQ(PyEval_SetProfile), SHIM_REQ(PyEval_SetTrace), SHIM_OPT(_PyEval_SetProfile),
     SHIM_OPT(_PyEval_SetTrace), SHIM_OPT(PyEval_SetProfileAllThreads),
     SHIM_OPT(PyEval_SetTraceAllThreads), SHIM_REQ(PyCode_Addr2Line), SHIM_OPT(PyFrame_GetLasti),
-    SHIM_REQ(PyEval_GetFuncName), SHIM_REQ(PyUnicode_AsUTF8), SHIM_REQ(Py_IncRef),
+    SHIM_REQ(PyUnicode_AsUTF8), SHIM_REQ(Py_IncRef),
     SHIM_REQ(Py_DecRef), SHIM_REQ(PyErr_Fetch), SHIM_REQ(PyErr_Restore), SHIM_REQ(PyErr_Clear),
     SHIM_REQ(PyTuple_GetItem),
     SHIM_REQ(PyImport_ImportModule), SHIM_REQ(PyObject_GetAttrString),

@@ -52,7 +52,6 @@ struct pmt_capi {
     void (*PyEval_SetTraceAllThreads)(pmt_tracefunc f, pmt_obj *arg);         /* optional: 3.12+ */
     int (*PyCode_Addr2Line)(pmt_obj *code, int byte_offset);
     int (*PyFrame_GetLasti)(pmt_frame *f);                                    /* optional: 3.11+ */
-    const char *(*PyEval_GetFuncName)(pmt_obj *func);
     const char *(*PyUnicode_AsUTF8)(pmt_obj *s);
     void (*Py_IncRef)(pmt_obj *o);
     void (*Py_DecRef)(pmt_obj *o);
@@ -126,6 +125,16 @@ static inline pmt_obj *shim_code_filename(const struct pmt_shim *s, pmt_obj *cod
 static inline pmt_obj *shim_code_name(const struct pmt_shim *s, pmt_obj *code)
 {
     return *(pmt_obj *const *)((const char *)code + s->layout.co_name);
+}
+
+/* Where a C event's function name is. Every C_CALL/C_RETURN/C_EXCEPTION
+ * callable is a PyCFunctionObject on 3.8-3.13 (3.12+ turns method
+ * descriptors into bound builtin methods first, NOTES §4); its m_ml, a
+ * static PyMethodDef whose first field is ml_name, sits at offset 16 on
+ * every version. A pointer to it stays valid after the callable is gone. */
+static inline const char *const *shim_cfunc_name(pmt_obj *cfunc)
+{
+    return *(const char *const *const *)((const char *)cfunc + 16);
 }
 
 #endif

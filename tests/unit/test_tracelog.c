@@ -35,6 +35,11 @@ static int fake_line(const struct pmt_site *site, int lasti)
     return lasti / 2;
 }
 
+static uint64_t same_clock(uint64_t ticks)
+{
+    return ticks;
+}
+
 static const struct pmt_site site_a = {(void *)1, "app.py", "work"};
 static const struct pmt_site site_b = {(void *)2, "lib.py", "<module>"};
 
@@ -49,7 +54,8 @@ static void open_log(int64_t trigger, const char *message)
     };
     memset(&lg, 0, sizeof lg);
     ordinal = 0;
-    cr_assert_eq(tracelog_open(&lg, &env, 'P', "profile", fake_line, &ordinal, 5, 100), 0);
+    cr_assert_eq(tracelog_open(&lg, &env, 'P', "profile", fake_line, same_clock, &ordinal, 5, 100),
+                 0);
 }
 
 static void ev(uint64_t n, uint64_t rss, const struct pmt_site *site, int line, int what,
@@ -203,7 +209,8 @@ Test(tracelog, thread_change_gets_a_msg_line)
 Test(tracelog, c_events_show_the_c_function)
 {
     open_log(0, NULL);
-    struct pmt_event e = {0, 1000, 4096, &site_a, 8, 4, "len", 100};
+    static const char *const len_name = "len";
+    struct pmt_event e = {0, 1000, 4096, &site_a, 8, 4, &len_name, 100};
     tracelog_event(&lg, &e);
     tracelog_close(&lg);
     const char *want[] = {
@@ -233,7 +240,7 @@ Test(tracelog, dev_full_fails_once_and_stops, .init = cr_redirect_stderr)
     memset(&full, 0, sizeof full);
     unsigned n = 0;
     pmt_log_failed = 0;
-    cr_assert_eq(tracelog_open(&full, &env, 'P', "profile", fake_line, &n, 5, 100), -1);
+    cr_assert_eq(tracelog_open(&full, &env, 'P', "profile", fake_line, same_clock, &n, 5, 100), -1);
     cr_assert_eq(full.state, PMT_LOG_FAILED);
     cr_assert_eq(pmt_log_failed, 1);
     tracelog_close(&full); /* nothing more is said */
@@ -249,7 +256,7 @@ Test(tracelog, unwritable_folder_is_said_once, .init = cr_redirect_stderr)
     struct pmt_log bad;
     memset(&bad, 0, sizeof bad);
     unsigned n = 0;
-    cr_assert_eq(tracelog_open(&bad, &env, 'T', "trace", fake_line, &n, 5, 100), -1);
+    cr_assert_eq(tracelog_open(&bad, &env, 'T', "trace", fake_line, same_clock, &n, 5, 100), -1);
     fflush(stderr);
     cr_assert_stderr_eq_str("pymemtrace: cannot create the log folder /proc/pmt-no-such-folder: "
                             "No such file or directory; not tracing\n");
@@ -261,7 +268,7 @@ Test(tracelog, says_where_the_log_goes, .init = cr_redirect_stderr)
     struct pmt_log ok;
     memset(&ok, 0, sizeof ok);
     unsigned n = 0;
-    cr_assert_eq(tracelog_open(&ok, &env, 'T', "trace", fake_line, &n, 5, 100), 0);
+    cr_assert_eq(tracelog_open(&ok, &env, 'T', "trace", fake_line, same_clock, &n, 5, 100), 0);
     tracelog_close(&ok);
     fflush(stderr);
     char want[4400];
