@@ -99,6 +99,8 @@ static const struct pmt_site *site_add(pmt_obj *code)
     s->code = code;
     s->file = site_utf8(shim_code_filename(&pmt.py, code));
     s->func = site_utf8(shim_code_name(&pmt.py, code));
+    s->file_len = strlen(s->file);
+    s->func_len = strlen(s->func);
     pmt.py.api.PyErr_Restore(et, ev, etb);
     size_t i = site_hash(code) & site_mask;
     while (site_table[i])

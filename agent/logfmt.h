@@ -29,6 +29,8 @@ struct pmt_event_fields {
     const char *func;
     uint64_t rss;
     int64_t drss;
+    size_t file_len;    /* strlen(file) if known (0: measure it) */
+    size_t func_len;
 };
 
 /* Names of PyTrace_* event codes 0..7 as the What column spells them. */

@@ -141,6 +141,8 @@ static void tl_line(struct pmt_log *lg, const char *prefix, const struct pmt_eve
         .func = ev->cfunc ? *ev->cfunc : site ? site->func : "",
         .rss = ev->rss,
         .drss = (int64_t)(ev->rss - lg->logged.rss),
+        .file_len = site ? site->file_len : 0,
+        .func_len = site && !ev->cfunc ? site->func_len : 0,
     };
     lg->len += fmt_event_line(p, prefix, &f);
 }

@@ -17,6 +17,7 @@ struct pmt_site {
     const void *code;  /* the code object (kept alive by the cache) */
     const char *file;
     const char *func;
+    size_t file_len, func_len;
 };
 
 struct pmt_event {

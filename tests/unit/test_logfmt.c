@@ -35,7 +35,7 @@ Test(logfmt, header_is_cpymemtrace_header)
 
 Test(logfmt, golden_event_line)
 {
-    struct pmt_event_fields f = {2, 1, 66770, "C_CALL", "example.py", 12, "len", 66478080, 52432896};
+    struct pmt_event_fields f = {2, 1, 66770, "C_CALL", "example.py", 12, "len", 66478080, 52432896, 0, 0};
     const char *golden = "NEXT: 2            +1      0.066770     C_CALL   example.py                 "
                          "                                                        12 len          "
                          "                        66478080     52432896\n";
@@ -93,7 +93,7 @@ Test(logfmt, long_fields_are_cut_at_field_max)
 {
     static char file[PMT_FIELD_MAX + 100];
     memset(file, 'x', sizeof file - 1);
-    struct pmt_event_fields f = {0, 0, 0, "LINE", file, 1, "f", 1, 0};
+    struct pmt_event_fields f = {0, 0, 0, "LINE", file, 1, "f", 1, 0, 0, 0};
     size_t n = fmt_event_line(buf, "NEXT", &f);
     cr_assert_lt(n, (size_t)PMT_LINE_MAX);
     cr_assert_eq(buf[n - 1], '\n');
@@ -135,4 +135,45 @@ Test(logfmt, log_pattern)
     cr_assert_eq(fmt_log_pattern(name, sizeof name, "x%q", 1, 'T', 0), 0);
     cr_assert_eq(fmt_log_pattern(name, sizeof name, "x%", 1, 'T', 0), 0);
     cr_assert_eq(fmt_log_pattern(name, 5, "abcdef", 1, 'T', 0), 0, "too small");
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Many random lines, fast path and slow path alike, against snprintf. */
+Test(logfmt, random_lines_match_printf)
+{
+    static const char *const files[] = {"", "a.py", "<string>", "<frozen importlib._bootstrap>",
+        "/usr/lib/python3.11/very/long/path/that/is/exactly/eighty/characters/long/xx/m.py",
+        "/usr/lib/python3.11/very/long/path/that/is/more/than/eighty/characters/long/xxx/m.py"};
+    static const char *const funcs[] = {"", "f", "<module>", "a_function_of_exactly_32_chars_x",
+                                        "a_function_name_of_thirty_three_c"};
+    uint64_t x = 88172645463325252ull;
+#define RND() xorshift(&x)
+    for (int i = 0; i < 20000; i++) {
+        static const uint64_t scales[] = {10, 1000, 1000000, 1000000000ull, 1000000000000ull,
+                                          100000000000000ull};
+        struct pmt_event_fields f = {
+            .event = RND() % scales[RND() % 6],
+            .devent = (int64_t)(RND() % scales[RND() % 4]),
+            .clock_us = RND() % scales[RND() % 6],
+            .what = fmt_what_name((int)(RND() % 8)),
+            .file = files[RND() % 6],
+            .line = (int)(RND() % 20000) - 1000,
+            .func = funcs[RND() % 5],
+            .rss = RND() % scales[RND() % 6],
+            .drss = (int64_t)(RND() % scales[RND() % 6]) * (RND() % 2 ? 1 : -1),
+        };
+        if (RND() % 2) {
+            f.file_len = strlen(f.file);
+            f.func_len = strlen(f.func);
+        }
+        check_event(i % 2 ? "NEXT" : "PREV", &f);
+    }
+#undef RND
 }
