@@ -173,18 +173,23 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
             hk_reopen(lg) != 0)
             return;
     }
-    struct pmt_event ev;
-    ev.n = lg->nevents;
-    ev.ticks = pmt_ticks();
-    ev.rss = rss_read(ev.ticks);
-    ev.site = frame ? site_of(shim_frame_code(&pmt.py, frame)) : NULL;
-    ev.lasti = frame ? shim_frame_lasti(&pmt.py, frame) : -1;
-    ev.what = what;
-    ev.cfunc = what >= PMT_WHAT_C_CALL && what <= PMT_WHAT_C_RETURN && arg
-                   ? shim_cfunc_name(arg)
-                   : NULL;
-    ev.thread = hk_thread();
-    tracelog_event(lg, &ev);
+    uint64_t ticks = pmt_ticks();
+    uint64_t rss_now = rss_read();
+    struct pmt_event ev, *e = tracelog_quiet_slot(lg, rss_now);
+    if (!e) {
+        e = &ev;
+        e->n = lg->nevents;
+        e->rss = rss_now;
+    }
+    e->ticks = ticks;
+    e->site = frame ? site_of(shim_frame_code(&pmt.py, frame)) : NULL;
+    e->lasti = frame ? shim_frame_lasti(&pmt.py, frame) : -1;
+    e->what = what;
+    e->cfunc = what >= PMT_WHAT_C_CALL && what <= PMT_WHAT_C_RETURN && arg ? shim_cfunc_name(arg)
+                                                                          : NULL;
+    e->thread = hk_thread();
+    if (e == &ev)
+        tracelog_event(lg, &ev);
 }
 
 /* The benchmark's floor (bench/): the same library, installed the same way,

@@ -75,7 +75,6 @@ static void rss_clock_sync(void)
     rss_clk.tsc_base = tsc;
     rss_clk.base_us = mono / 1000u > now_us ? mono / 1000u : now_us;
     rss_clk.tsc = 1;
-    rss.max_age_ticks = (uint64_t)(RSS_MAX_AGE_US * 1000.0 / rss_clk.ns_per_tick);
 }
 
 static uint64_t rss_statm(void)
@@ -97,7 +96,7 @@ static uint64_t rss_statm(void)
     return pages * rss_page;
 }
 
-uint64_t rss_refresh(uint64_t heads, uint64_t now)
+uint64_t rss_refresh(uint64_t heads)
 {
     /* Heads first, then statm: a fault after this snapshot moves a head
      * again and is seen at the next event. */
@@ -105,20 +104,20 @@ uint64_t rss_refresh(uint64_t heads, uint64_t now)
     if (rss_clk.tsc)
         rss_clock_sync();
     rss.heads = heads;
-    rss.read_ticks = now;
+    rss.age = 0;
     rss.cached = rss_statm();
     return rss.cached;
 }
 
-uint64_t rss_read_slow(uint64_t now)
+uint64_t rss_read_slow(void)
 {
     if (rss.mode == RSS_STATM)
         return rss_statm();
     /* RSS_CHECK: the fast answer, then the truth. */
     uint64_t h = rss_heads();
-    uint64_t fast = h == rss.heads && !pmt_rss_dirty && now - rss.read_ticks < rss.max_age_ticks
+    uint64_t fast = h == rss.heads && !pmt_rss_dirty && ++rss.age < RSS_MAX_AGE_EVENTS
                         ? rss.cached
-                        : rss_refresh(h, now);
+                        : rss_refresh(h);
     uint64_t truth = rss_statm();
     rss.checked++;
     if (fast != truth) {
@@ -209,7 +208,6 @@ static void rss_choose(char *desc, size_t desclen)
     rss_close_rings();
     rss.mode = RSS_STATM;
     rss_clk.tsc = 0;
-    rss.max_age_ticks = RSS_MAX_AGE_US * 1000u;
     const char *why = NULL;
     if (rss_want == PMT_RSS_STATM)
         why = "PYMEMTRACE_RSS=statm";
@@ -229,7 +227,7 @@ static void rss_choose(char *desc, size_t desclen)
     rss.mode = rss_want == PMT_RSS_CHECK ? RSS_CHECK : RSS_FAULTS;
     if (rss_tsc_usable())
         rss_clock_sync();
-    rss_refresh(rss_heads(), pmt_ticks());
+    rss_refresh(rss_heads());
     snprintf(desc, desclen,
              "RSS from /proc/self/statm when page-fault events (%d rings) or unmaps say it moved%s; "
              "Clock is wall time in seconds since the agent was loaded (%s)",

@@ -11,11 +11,11 @@
  *   loads. RSS falls through munmap/madvise/mremap and glibc's free/realloc
  *   of mmapped chunks or trimming; the interposed functions (entry.c) set
  *   pmt_rss_dirty. statm is read only when something moved, and at least
- *   every 10 ms for what the kernel does on its own (swap, THP collapse).
+ *   every 65536 events for what the kernel does on its own (swap, THP
+ *   collapse).
  * - The clock is wall time since the agent was loaded: rdtsc (7 ns) where
  *   the CPU's TSC is invariant, calibrated against CLOCK_MONOTONIC from the
- *   agent's load and again at each statm read (at least every 10 ms), never
- *   going backwards; CLOCK_MONOTONIC itself (vDSO, 16 ns) elsewhere.
+ *   agent's load and again at each statm read, never going backwards; CLOCK_MONOTONIC itself (vDSO, 16 ns) elsewhere.
  *
  * PYMEMTRACE_RSS=statm reads statm at every event; =check does both and
  * counts the events where the fast value differed (the exactness tests). */
@@ -29,7 +29,10 @@
 #include <x86intrin.h>
 
 #define RSS_MAX_RINGS 64
-#define RSS_MAX_AGE_US 10000
+/* statm is re-read after this many events without a reason to, for what the
+ * kernel changes on its own: a few milliseconds of a busy program, and
+ * counting events keeps the clock out of the hot path's dependencies. */
+#define RSS_MAX_AGE_EVENTS 65536u
 
 enum rss_mode { RSS_STATM, RSS_FAULTS, RSS_CHECK };
 
@@ -39,8 +42,7 @@ struct rss_state {
     volatile struct perf_event_mmap_page *rings[RSS_MAX_RINGS];
     uint64_t heads;     /* sum of data_head at the last statm read */
     uint64_t cached;    /* RSS in bytes at the last statm read */
-    uint64_t read_ticks;   /* clock at the last statm read */
-    uint64_t max_age_ticks; /* RSS_MAX_AGE_US in ticks */
+    uint32_t age;       /* events since the last statm read */
     uint64_t checked, mismatches;
 };
 
@@ -66,8 +68,8 @@ void rss_clock_init(void);  /* at load: the clock's origin */
  * not even statm can be read. */
 int rss_open(int source, int glibc_malloc, char *desc, size_t desclen);
 void rss_reopen_after_fork(int glibc_malloc);
-uint64_t rss_refresh(uint64_t heads, uint64_t now);
-uint64_t rss_read_slow(uint64_t now);
+uint64_t rss_refresh(uint64_t heads);
+uint64_t rss_read_slow(void);
 
 /* The raw clock, as cheap as it gets: rdtsc ticks, or CLOCK_MONOTONIC
  * nanoseconds. Events keep ticks; only written lines turn them into time. */
@@ -104,18 +106,16 @@ static inline uint64_t rss_heads(void)
     return h;
 }
 
-/* RSS in bytes at this event (0 if unreadable); now is pmt_ticks(). */
-static inline uint64_t rss_read(uint64_t now)
+/* RSS in bytes at this event (0 if unreadable). */
+static inline uint64_t rss_read(void)
 {
     if (__builtin_expect(rss.mode == RSS_FAULTS, 1)) {
         uint64_t h = rss_heads();
-        if (__builtin_expect(h == rss.heads && !pmt_rss_dirty &&
-                                 now - rss.read_ticks < rss.max_age_ticks,
-                             1))
+        if (__builtin_expect(h == rss.heads && !pmt_rss_dirty && ++rss.age < RSS_MAX_AGE_EVENTS, 1))
             return rss.cached;
-        return rss_refresh(h, now);
+        return rss_refresh(h);
     }
-    return rss_read_slow(now);
+    return rss_read_slow();
 }
 
 #endif

@@ -84,6 +84,20 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
 /* Records one event; writes the lines it calls for. */
 void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev);
 
+/* The common case, inline: an event whose RSS is within the trigger of the
+ * last logged one is written nowhere; it only becomes the event a PREV or
+ * LAST line may show. Returns the slot the caller fills with it, or NULL
+ * when the event must go through tracelog_event. */
+static inline struct pmt_event *tracelog_quiet_slot(struct pmt_log *lg, uint64_t rss)
+{
+    int64_t d = (int64_t)(rss - lg->logged.rss);
+    if (__builtin_expect(!lg->have_first || d >= lg->trigger || -d >= lg->trigger, 0))
+        return NULL;
+    lg->prev.n = lg->nevents++;
+    lg->prev.rss = rss;
+    return &lg->prev;
+}
+
 /* Writes a MSG: line at the current event. */
 void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text);
 
