@@ -1,0 +1,98 @@
+/* RSS exactness (issue 3): the fast RSS source must give, at every event, the
+ * value /proc/self/statm gives. PYMEMTRACE_RSS=check reads both at every event
+ * and writes "RSS check: N events, M differed from statm" before LAST; M must
+ * be 0 for a program that moves RSS through pymalloc arenas, glibc's mmapped
+ * chunks, realloc, brk trims, mmap/madvise/munmap from C and the mmap module.
+ * And the fast mode must log what statm mode logs for the grow() jump. */
+#include <stdio.h>
+#include <string.h>
+
+#include "checks.h"
+
+static void check_rss_msg(const struct pmt_logfile *f)
+{
+    const struct pmt_line *found = NULL;
+    for (size_t i = 0; i < f->log->n; i++) {
+        const struct pmt_line *l = &f->log->lines[i];
+        if (l->kind == PMT_K_MSG && l->text && strncmp(l->text, "RSS check: ", 11) == 0)
+            found = l;
+    }
+    cr_assert_not_null(found, "%s: no 'RSS check:' MSG line", f->path);
+    unsigned long long events = 0, differed = 1;
+    cr_assert_eq(sscanf(found->text, "RSS check: %llu events, %llu differed", &events, &differed), 2,
+                 "%s: cannot read '%s'", f->path, found->text);
+    cr_assert_gt(events, 1000, "%s: only %llu events checked", f->path, events);
+    cr_assert_eq(differed, 0, "%s: %s", f->path, found->text);
+}
+
+static void run_check(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("rss_exact.py")),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                "PYMEMTRACE_RSS=check", "PYMEMTRACE_D_RSS_TRIGGER=0"),
+                .timeout_s = E2E_TIMEOUT,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "rss_exact done") != NULL, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert_geq(set.n, 1, "no log in %s", dir);
+    for (size_t i = 0; i < set.n; i++) {
+        char *why = pmt_log_validate(set.files[i].log, NULL);
+        cr_assert_null(why, "%s", why);
+        const struct pmt_line *first = pmt_log_first(set.files[i].log, PMT_K_MSG);
+        cr_assert(first && strstr(first->text, "page-fault events"),
+                  "%s: the fast source was not chosen: %s", set.files[i].path,
+                  first ? first->text : "(no MSG)");
+        check_rss_msg(&set.files[i]);
+    }
+}
+
+E2E_TESTS_SUPPORTED(rss, check_profile, run_check, "profile")
+E2E_TESTS_SUPPORTED(rss, check_trace, run_check, "trace")
+
+/* The grow() jump, fast and statm-every-event, gives the same NEXT line but
+ * for the Clock column: same event, place and RSS change. */
+static const struct pmt_line *grow_next(const struct pmt_python *py, const char *source)
+{
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("grow.py")),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=trace", pmt_strf("PYMEMTRACE_RSS=%s", source)),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert_eq(set.n, 1);
+    const struct pmt_log *log = set.files[0].log;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->lines[i].kind == PMT_K_NEXT && log->lines[i].drss >= 50L * 1024 * 1024)
+            return &log->lines[i];
+    cr_assert_fail("%s: no 50 MB jump", set.files[0].path);
+    return NULL;
+}
+
+static void run_same_jump(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const struct pmt_line *fast = grow_next(py, "auto");
+    const struct pmt_line *slow = grow_next(py, "statm");
+    cr_assert_eq(fast->event, slow->event);
+    cr_assert_str_eq(fast->what, slow->what);
+    cr_assert_eq(fast->line, slow->line);
+    cr_assert_str_eq(fast->func, slow->func);
+    long diff = fast->drss - slow->drss;
+    /* two processes: the jump is the same 50 MB, give or take a few pages */
+    cr_assert(diff > -65536 && diff < 65536, "dRSS %ld vs %ld", fast->drss, slow->drss);
+}
+
+E2E_TESTS_SUPPORTED(rss, same_jump_as_statm, run_same_jump, NULL)
