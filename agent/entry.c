@@ -24,6 +24,7 @@
 
 #include "agent/agent.h"
 #include "agent/rss.h"
+#include "agent/writer.h"
 
 struct pmt_agent pmt;
 
@@ -77,6 +78,7 @@ static void en_after_fork_child(void)
 {
     if (!pmt.active)
         return;
+    writer_after_fork_child();
     pmt.owner = getpid();
     pmt.ordinal = 0;
     rss_reopen_after_fork(pmt_glibc_malloc());
@@ -115,7 +117,7 @@ static void en_attach(void *handle, int python_main)
     pmt.env.d_rss_trigger = pmt.cfg.d_rss_trigger;
     pmt.env.quiet = pmt.cfg.quiet;
     pmt.env.info = pmt.info; /* written at install, once the RSS source is known */
-    pthread_atfork(NULL, NULL, en_after_fork_child);
+    pthread_atfork(writer_stop, NULL, en_after_fork_child);
     if (pmt.py.api.PySys_AddAuditHook(pmt_audit_hook, NULL) != 0)
         pmt_say("cannot add an audit hook; not tracing", NULL);
 }

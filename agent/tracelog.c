@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include "agent/logfmt.h"
+#include "agent/writer.h"
 
-#define TRACELOG_BUF (1u << 20)
+#define TRACELOG_BUF (256u << 10) /* each of PMT_LOG_NBUF */
 #define TRACELOG_FLUSH_NS 1000000000LL
 
 volatile int pmt_log_failed;
@@ -71,11 +72,62 @@ static void tl_fail(struct pmt_log *lg, int err)
     }
 }
 
+/* On the writer thread: say it once, stop tracing; the log notices. */
+static void tl_async_fail(void *ctx, int err)
+{
+    struct pmt_log *lg = ctx;
+    lg->werr = err;
+    if (!pmt_log_failed) {
+        pmt_log_failed = 1;
+        pmt_say("cannot write ", lg->path, ": ", tl_errtext(err), "; tracing stopped", NULL);
+    }
+}
+
+/* Hands the full buffer to the writer and moves to the next free one. */
+static int tl_hand_over(struct pmt_log *lg)
+{
+    if (writer_submit(lg->fd, lg->buf, lg->len, lg->offset, &lg->busy[lg->cur], tl_async_fail,
+                      lg) != 0)
+        return -1;
+    lg->offset += (off_t)lg->len;
+    lg->len = 0;
+    lg->cur = (lg->cur + 1) % PMT_LOG_NBUF;
+    lg->buf = lg->mem + (size_t)lg->cur * lg->cap;
+    while (__atomic_load_n(&lg->busy[lg->cur], __ATOMIC_ACQUIRE))
+        writer_drain(); /* every buffer queued: the disk sets the pace */
+    return 0;
+}
+
 void tracelog_flush(struct pmt_log *lg)
 {
     size_t off = 0;
     if (lg->state != PMT_LOG_OPEN && lg->state != PMT_LOG_CLOSED)
         return;
+    if (lg->werr) {
+        lg->state = PMT_LOG_FAILED; /* said by the writer */
+        lg->len = 0;
+        return;
+    }
+    if (lg->async && lg->len && tl_hand_over(lg) == 0) {
+        lg->last_flush_ns = tl_now_ns();
+        return;
+    }
+    if (lg->async) { /* no thread: write here, at the offset the file has reached */
+        while (off < lg->len) {
+            ssize_t rc = pwrite(lg->fd, lg->buf + off, lg->len - off, lg->offset + (off_t)off);
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc <= 0) {
+                tl_fail(lg, rc < 0 ? errno : ENOSPC);
+                return;
+            }
+            off += (size_t)rc;
+        }
+        lg->offset += (off_t)lg->len;
+        lg->len = 0;
+        lg->last_flush_ns = tl_now_ns();
+        return;
+    }
     while (off < lg->len) {
         ssize_t rc = write(lg->fd, lg->buf + off, lg->len - off);
         if (rc < 0 && errno == EINTR)
@@ -224,8 +276,7 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
                   const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
                   unsigned *ordinal, uint64_t clock_us, uint32_t thread)
 {
-    char *buf = lg->buf;
-    size_t cap = lg->cap;
+    char *mem = lg->mem;
     memset(lg, 0, sizeof *lg);
     lg->fd = -1;
     lg->letter = letter;
@@ -236,16 +287,17 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
     lg->write_through = env->d_rss_trigger != 0;
     lg->line_thread = thread;
     lg->state = PMT_LOG_FAILED;
-    if (!buf) {
-        buf = mmap(NULL, TRACELOG_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (buf == MAP_FAILED) {
+    if (!mem) {
+        mem = mmap(NULL, PMT_LOG_NBUF * TRACELOG_BUF, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) {
             pmt_say("cannot allocate a log buffer; not tracing", NULL);
             return -1;
         }
-        cap = TRACELOG_BUF;
     }
-    lg->buf = buf;
-    lg->cap = cap;
+    lg->mem = mem;
+    lg->buf = mem;
+    lg->cap = TRACELOG_BUF;
     if (tl_create(lg, env, ordinal) != 0) {
         int err = errno;
         if (lg->path[0])
@@ -268,6 +320,12 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
     tracelog_flush(lg);
     if (lg->state != PMT_LOG_OPEN)
         return -1;
+    /* Every event logged into a file: let a thread do the copying. */
+    struct stat st;
+    if (env->d_rss_trigger == 0 && fstat(lg->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        lg->offset = lseek(lg->fd, 0, SEEK_CUR);
+        lg->async = lg->offset >= 0;
+    }
     if (!env->quiet)
         pmt_say(mode_name, " log: ", lg->path, NULL);
     return 0;
@@ -312,6 +370,11 @@ void tracelog_close(struct pmt_log *lg)
     tl_raw(lg, "EOF", 3);
     lg->state = PMT_LOG_CLOSED;
     tracelog_flush(lg);
+    if (lg->async) {
+        writer_drain();
+        if (lg->werr)
+            lg->state = PMT_LOG_FAILED;
+    }
     close(lg->fd);
     lg->fd = -1;
 }
@@ -323,5 +386,7 @@ void tracelog_forget_after_fork(struct pmt_log *lg)
     close(lg->fd); /* the child's descriptor only: the parent's stays open */
     lg->fd = -1;
     lg->len = 0;
+    for (int i = 0; i < PMT_LOG_NBUF; i++)
+        lg->busy[i] = 0; /* the parent's writes are the parent's */
     lg->state = PMT_LOG_REOPEN;
 }

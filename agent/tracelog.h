@@ -32,6 +32,8 @@ struct pmt_event {
     uint32_t thread;              /* native thread id */
 };
 
+#define PMT_LOG_NBUF 4
+
 enum pmt_log_state {
     PMT_LOG_UNUSED,
     PMT_LOG_OPEN,
@@ -52,8 +54,14 @@ struct pmt_log {
     int write_through;    /* flush after each logged event (trigger != 0) */
     pmt_line_fn line_of;
     pmt_clock_fn clock_of;
-    char *buf;
+    char *mem;            /* PMT_LOG_NBUF buffers of cap bytes, mapped once */
+    char *buf;            /* the one being filled */
     size_t len, cap;
+    int cur;
+    int async;            /* full buffers go to the writer thread (writer.h) */
+    off_t offset;         /* file offset of buf's first byte (async) */
+    volatile int busy[4]; /* buffer i is being written */
+    volatile int werr;    /* errno of a failed background write */
     uint64_t nevents;
     int have_first;
     struct pmt_event logged;  /* the last FRST/NEXT */

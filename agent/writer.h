@@ -1,0 +1,33 @@
+/* writer: a background thread that writes full log buffers, for logs that
+ * record every event (PYMEMTRACE_D_RSS_TRIGGER=0). Copying gigabytes into
+ * the page cache is the largest cost of such logs; on another core it
+ * overlaps with the program. Each buffer is written with pwrite at an
+ * offset fixed when it was handed over, so order does not matter.
+ *
+ * The thread exists only while there is something to write for: it is
+ * started at the first hand-over and ended before any fork (pthread_atfork
+ * prepare handler), so that os.fork() on 3.12+ never sees an extra thread
+ * (it warns about forking a multi-threaded process); it starts again at
+ * the next hand-over. It blocks every signal. */
+#ifndef PMT_WRITER_H
+#define PMT_WRITER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Called on the writer thread when a write fails (errno value). */
+typedef void (*pmt_writer_fail)(void *ctx, int err);
+
+/* Queues buf[0..len) for pwrite(fd, ..., off); *busy is 1 until it is
+ * written. Returns 0, or -1 if no thread could be started (the caller then
+ * writes itself). */
+int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
+                  pmt_writer_fail fail, void *ctx);
+/* Waits until everything queued is written. */
+void writer_drain(void);
+/* Drains and ends the thread (before fork). */
+void writer_stop(void);
+/* In a forked child: there is no thread; forget the queue. */
+void writer_after_fork_child(void);
+
+#endif
