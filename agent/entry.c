@@ -197,6 +197,7 @@ static __typeof__(&mlockall) en_real_mlockall;
 static __typeof__(&malloc_trim) en_real_malloc_trim;
 static __typeof__(&shmdt) en_real_shmdt;
 static __typeof__(&free) en_real_free;
+static __typeof__(&pthread_create) en_real_pthread_create;
 static __typeof__(&realloc) en_real_realloc;
 
 __attribute__((visibility("default"))) int munmap(void *addr, size_t len)
@@ -295,6 +296,17 @@ __attribute__((visibility("default"))) int shmdt(const void *addr)
 {
     int rc = EN_REAL(shmdt) ? en_real_shmdt(addr) : (int)syscall(SYS_shmdt, addr);
     pmt_rss_dirty = 1;
+    return rc;
+}
+
+/* A new thread's stack and thread area are set up partly without page
+ * faults this process's rings count (PYMEMTRACE_RSS=check showed a page,
+ * sometimes while the thread starts): statm is read for a while. */
+__attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                                                          void *(*fn)(void *), void *arg)
+{
+    int rc = EN_REAL(pthread_create) ? en_real_pthread_create(t, attr, fn, arg) : EAGAIN;
+    pmt_rss_dirty = RSS_SETTLE_EVENTS;
     return rc;
 }
 

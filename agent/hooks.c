@@ -18,8 +18,10 @@ static __thread uint32_t hk_tid __attribute__((tls_model("initial-exec")));
 
 static uint32_t hk_thread(void)
 {
-    if (__builtin_expect(!hk_tid, 0))
+    if (__builtin_expect(!hk_tid, 0)) {
         hk_tid = (uint32_t)syscall(SYS_gettid);
+        pmt_rss_dirty = 1; /* a new thread's start moves RSS without faults (rss.h) */
+    }
     return hk_tid;
 }
 

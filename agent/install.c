@@ -208,9 +208,14 @@ void pmt_finish(int python_usable)
     pmt.active = 0;
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (rss.mode == RSS_CHECK) {
-            char text[128];
-            snprintf(text, sizeof text, "RSS check: %llu events, %llu differed from statm",
-                     (unsigned long long)rss.checked, (unsigned long long)rss.mismatches);
+            char text[256];
+            int n = snprintf(text, sizeof text, "RSS check: %llu events, %llu differed from statm",
+                             (unsigned long long)rss.checked, (unsigned long long)rss.mismatches);
+            if (rss.mismatches && n > 0 && (size_t)n < sizeof text)
+                snprintf(text + n, sizeof text - (size_t)n,
+                         " (first at check %llu: %llu bytes, statm %llu)",
+                         (unsigned long long)rss.first_mismatch,
+                         (unsigned long long)rss.first_fast, (unsigned long long)rss.first_truth);
             tracelog_msg(&pmt.logs[i], pmt_clock_us(), text);
         }
         tracelog_close(&pmt.logs[i]);

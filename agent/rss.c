@@ -100,7 +100,8 @@ uint64_t rss_refresh(uint64_t heads)
 {
     /* Heads first, then statm: a fault after this snapshot moves a head
      * again and is seen at the next event. */
-    pmt_rss_dirty = 0;
+    int dirty = pmt_rss_dirty;
+    pmt_rss_dirty = dirty > 1 ? dirty - 1 : 0;
     if (rss_clk.tsc)
         rss_clock_sync();
     rss.heads = heads;
@@ -113,15 +114,22 @@ uint64_t rss_read_slow(void)
 {
     if (rss.mode == RSS_STATM)
         return rss_statm();
-    /* RSS_CHECK: the fast answer, then the truth. */
+    /* RSS_CHECK: the fast answer, then the truth. Another thread may fault
+     * between the two reads (the writer thread touching its stack, say):
+     * then a ring moved or the flag went up meanwhile, the fast path will
+     * see it at the next event, and the difference is not a miss. */
     uint64_t h = rss_heads();
     uint64_t fast = h == rss.heads && !pmt_rss_dirty && ++rss.age < RSS_MAX_AGE_EVENTS
                         ? rss.cached
                         : rss_refresh(h);
     uint64_t truth = rss_statm();
     rss.checked++;
-    if (fast != truth) {
-        rss.mismatches++;
+    if (fast != truth && rss_heads() == h && !pmt_rss_dirty) {
+        if (!rss.mismatches++) {
+            rss.first_mismatch = rss.checked;
+            rss.first_fast = fast;
+            rss.first_truth = truth;
+        }
         rss.cached = truth;
     }
     return truth;

@@ -44,6 +44,7 @@ struct rss_state {
     uint64_t cached;    /* RSS in bytes at the last statm read */
     uint32_t age;       /* events since the last statm read */
     uint64_t checked, mismatches;
+    uint64_t first_mismatch, first_fast, first_truth; /* the first, for the log */
 };
 
 struct rss_clock {
@@ -57,8 +58,12 @@ struct rss_clock {
 
 extern struct rss_state rss;
 extern struct rss_clock rss_clk;
-/* Set by the interposed unmap-family functions: RSS may have fallen. */
+/* Set by the interposed unmap-family functions: RSS may have fallen. A
+ * count: each statm read takes one off, so a thread's creation, whose pages
+ * appear partly without counted faults while the thread starts, can ask for
+ * the next RSS_SETTLE_EVENTS events to be read from statm. */
 extern volatile int pmt_rss_dirty;
+#define RSS_SETTLE_EVENTS 1024
 /* Set when free/realloc may look at glibc's chunk header (glibc's malloc). */
 extern int pmt_watch_alloc;
 

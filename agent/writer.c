@@ -2,6 +2,8 @@
  * hooks; close and fork run with it too), one consumer thread. */
 #include "agent/writer.h"
 
+#include "agent/rss.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -11,6 +13,8 @@
 #include <unistd.h>
 
 #define WR_QUEUE 16
+#define WR_STACK (64 * 1024)
+#define WR_STACK_USED (40 * 1024)
 
 struct wr_job {
     int fd;
@@ -45,9 +49,25 @@ static void wr_write(const struct wr_job *j)
     }
 }
 
+static volatile int wr_ready;
+
+/* The writer's own memory settles before its creator returns: its stack is
+ * touched to the depth it will ever use, then the creator raises
+ * pmt_rss_dirty. Creating a thread moves RSS partly without a page fault
+ * the rings count (measured: a page, now and then, with PYMEMTRACE_RSS=
+ * check), so it must not happen at an unknown later moment. */
+static void wr_settle(void)
+{
+    volatile char depth[WR_STACK_USED];
+    for (size_t i = 0; i < sizeof depth; i += 512)
+        depth[i] = 0;
+    __atomic_store_n(&wr_ready, 1, __ATOMIC_RELEASE);
+}
+
 static void *wr_main(void *arg)
 {
     (void)arg;
+    wr_settle();
     for (;;) {
         while (sem_wait(&wr_items) != 0 && errno == EINTR)
             ;
@@ -64,6 +84,12 @@ static void *wr_main(void *arg)
     }
 }
 
+static void wr_pause(void)
+{
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+}
+
 static int wr_start(void)
 {
     sigset_t all, old;
@@ -71,21 +97,22 @@ static int wr_start(void)
     sigfillset(&all);
     if (sem_init(&wr_items, 0, 0) != 0 || pthread_attr_init(&attr) != 0)
         return -1;
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setstacksize(&attr, WR_STACK);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
     wr_stop = 0;
+    wr_ready = 0;
     int rc = pthread_create(&wr_thread, &attr, wr_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     wr_running = rc == 0;
-    return rc == 0 ? 0 : -1;
+    if (rc != 0)
+        return -1;
+    while (!__atomic_load_n(&wr_ready, __ATOMIC_ACQUIRE))
+        wr_pause();
+    pmt_rss_dirty = 1;
+    return 0;
 }
 
-static void wr_pause(void)
-{
-    struct timespec ts = {0, 20000};
-    nanosleep(&ts, NULL);
-}
 
 int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
                   pmt_writer_fail fail, void *ctx)
@@ -118,6 +145,7 @@ void writer_stop(void)
     pthread_join(wr_thread, NULL);
     sem_destroy(&wr_items);
     wr_running = 0;
+    pmt_rss_dirty = 1; /* glibc releases an ended thread's stack internally */
 }
 
 void writer_after_fork_child(void)
