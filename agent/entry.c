@@ -198,6 +198,8 @@ static __typeof__(&malloc_trim) en_real_malloc_trim;
 static __typeof__(&shmdt) en_real_shmdt;
 static __typeof__(&free) en_real_free;
 static __typeof__(&pthread_create) en_real_pthread_create;
+typedef void (*en_pthread_exit_fn)(void *) __attribute__((noreturn));
+static en_pthread_exit_fn en_real_pthread_exit;
 static __typeof__(&realloc) en_real_realloc;
 
 __attribute__((visibility("default"))) int munmap(void *addr, size_t len)
@@ -301,13 +303,53 @@ __attribute__((visibility("default"))) int shmdt(const void *addr)
 
 /* A new thread's stack and thread area are set up partly without page
  * faults this process's rings count (PYMEMTRACE_RSS=check showed a page,
- * sometimes while the thread starts): statm is read for a while. */
+ * sometimes while the thread starts): statm is read for a while (rss.h). */
+/* Ending one does the same: pthread_exit loads the unwinder, and glibc
+ * releases the stack after the start routine returns. The start routine is
+ * wrapped so that its end, by return or pthread_exit, says so. */
+struct en_start {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *en_thread_main(void *p)
+{
+    struct en_start start = *(struct en_start *)p;
+    free(p);
+    void *rc = start.fn(start.arg);
+    rss_settle(); /* only started when PYMEMTRACE is set */
+    return rc;
+}
+
 __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pthread_attr_t *attr,
                                                           void *(*fn)(void *), void *arg)
 {
-    int rc = EN_REAL(pthread_create) ? en_real_pthread_create(t, attr, fn, arg) : EAGAIN;
-    pmt_rss_dirty = RSS_SETTLE_EVENTS;
+    if (!EN_REAL(pthread_create))
+        return EAGAIN;
+    struct en_start *start = en_wanted ? malloc(sizeof *start) : NULL;
+    int rc;
+    if (start) {
+        start->fn = fn;
+        start->arg = arg;
+        rc = en_real_pthread_create(t, attr, en_thread_main, start);
+        if (rc != 0)
+            free(start);
+    } else {
+        rc = en_real_pthread_create(t, attr, fn, arg);
+    }
+    if (en_wanted)
+        rss_settle();
     return rc;
+}
+
+__attribute__((visibility("default"), noreturn)) void pthread_exit(void *rc)
+{
+    if (en_wanted)
+        rss_settle();
+    if (EN_REAL(pthread_exit))
+        en_real_pthread_exit(rc);
+    for (;;)
+        syscall(SYS_exit, 0);
 }
 
 /* glibc's free and realloc unmap and trim through internal calls that no

@@ -100,14 +100,22 @@ uint64_t rss_refresh(uint64_t heads)
 {
     /* Heads first, then statm: a fault after this snapshot moves a head
      * again and is seen at the next event. */
-    int dirty = pmt_rss_dirty;
-    pmt_rss_dirty = dirty > 1 ? dirty - 1 : 0;
+    pmt_rss_dirty = rss.settle_until && pmt_ticks() < rss.settle_until;
     if (rss_clk.tsc)
         rss_clock_sync();
     rss.heads = heads;
     rss.age = 0;
     rss.cached = rss_statm();
     return rss.cached;
+}
+
+void rss_settle(void)
+{
+    uint64_t ms = rss_clk.tsc ? (uint64_t)(1e6 / rss_clk.ns_per_tick) : 1000000u;
+    uint64_t until = pmt_ticks() + RSS_SETTLE_MS * ms;
+    if (until > rss.settle_until)
+        rss.settle_until = until;
+    pmt_rss_dirty = 1;
 }
 
 uint64_t rss_read_slow(void)

@@ -45,6 +45,7 @@ struct rss_state {
     uint32_t age;       /* events since the last statm read */
     uint64_t checked, mismatches;
     uint64_t first_mismatch, first_fast, first_truth; /* the first, for the log */
+    volatile uint64_t settle_until;  /* ticks: read statm at every event until then */
 };
 
 struct rss_clock {
@@ -58,12 +59,13 @@ struct rss_clock {
 
 extern struct rss_state rss;
 extern struct rss_clock rss_clk;
-/* Set by the interposed unmap-family functions: RSS may have fallen. A
- * count: each statm read takes one off, so a thread's creation, whose pages
- * appear partly without counted faults while the thread starts, can ask for
- * the next RSS_SETTLE_EVENTS events to be read from statm. */
+/* Set by the interposed unmap-family functions: RSS may have fallen. */
 extern volatile int pmt_rss_dirty;
-#define RSS_SETTLE_EVENTS 1024
+/* A thread's start and end move RSS partly without counted faults, and not
+ * at a moment the agent sees (glibc maps the unwinder in pthread_exit, for
+ * one): after either, statm is read at every event for RSS_SETTLE_MS. */
+#define RSS_SETTLE_MS 20
+void rss_settle(void);
 /* Set when free/realloc may look at glibc's chunk header (glibc's malloc). */
 extern int pmt_watch_alloc;
 
