@@ -100,7 +100,6 @@ static int tl_hand_over(struct pmt_log *lg)
 
 void tracelog_flush(struct pmt_log *lg)
 {
-    size_t off = 0;
     if (lg->state != PMT_LOG_OPEN && lg->state != PMT_LOG_CLOSED)
         return;
     if (lg->werr) {
@@ -108,13 +107,13 @@ void tracelog_flush(struct pmt_log *lg)
         lg->len = 0;
         return;
     }
-    if (lg->async && lg->len && tl_hand_over(lg) == 0) {
-        lg->last_flush_ns = tl_now_ns();
-        return;
-    }
-    if (lg->async) { /* no thread: write here, at the offset the file has reached */
-        while (off < lg->len) {
-            ssize_t rc = pwrite(lg->fd, lg->buf + off, lg->len - off, lg->offset + (off_t)off);
+    if (!(lg->async && lg->len && tl_hand_over(lg) == 0)) {
+        /* Here: write(), or, for an async log without its thread, pwrite()
+         * at the offset the file has reached. */
+        for (size_t off = 0; off < lg->len;) {
+            ssize_t rc = lg->async ? pwrite(lg->fd, lg->buf + off, lg->len - off,
+                                            lg->offset + (off_t)off)
+                                   : write(lg->fd, lg->buf + off, lg->len - off);
             if (rc < 0 && errno == EINTR)
                 continue;
             if (rc <= 0) {
@@ -125,20 +124,7 @@ void tracelog_flush(struct pmt_log *lg)
         }
         lg->offset += (off_t)lg->len;
         lg->len = 0;
-        lg->last_flush_ns = tl_now_ns();
-        return;
     }
-    while (off < lg->len) {
-        ssize_t rc = write(lg->fd, lg->buf + off, lg->len - off);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0) {
-            tl_fail(lg, rc < 0 ? errno : ENOSPC);
-            return;
-        }
-        off += (size_t)rc;
-    }
-    lg->len = 0;
     lg->last_flush_ns = tl_now_ns();
 }
 
