@@ -316,7 +316,9 @@ static void *en_thread_main(void *p)
 {
     struct en_start start = *(struct en_start *)p;
     free(p);
+    rss_thread_started();
     void *rc = start.fn(start.arg);
+    rss_thread_ended();
     rss_settle(); /* only started when PYMEMTRACE is set */
     return rc;
 }
@@ -344,8 +346,10 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
 
 __attribute__((visibility("default"), noreturn)) void pthread_exit(void *rc)
 {
-    if (en_wanted)
+    if (en_wanted) {
+        rss_thread_ended(); /* en_thread_main's own count ends here */
         rss_settle();
+    }
     if (EN_REAL(pthread_exit))
         en_real_pthread_exit(rc);
     for (;;)

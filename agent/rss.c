@@ -96,11 +96,51 @@ static uint64_t rss_statm(void)
     return pages * rss_page;
 }
 
+static uint64_t rss_ticks_per_us(void)
+{
+    return rss_clk.tsc ? (uint64_t)(1e3 / rss_clk.ns_per_tick) : 1000u;
+}
+
+static void rss_settle_for(uint64_t us)
+{
+    uint64_t until = pmt_ticks() + us * rss_ticks_per_us();
+    if (until > rss.settle_until)
+        rss.settle_until = until;
+}
+
+void rss_thread_started(void)
+{
+    __atomic_add_fetch(&rss.threads, 1, __ATOMIC_RELAXED);
+}
+
+void rss_thread_ended(void)
+{
+    __atomic_sub_fetch(&rss.threads, 1, __ATOMIC_RELAXED);
+}
+
+/* Whether a ring position may be taken as seen. With other threads, one of
+ * them may be inside a fault the ring already reports but RSS does not yet
+ * count (a huge page being zeroed): a new position is seen only once statm
+ * was read RSS_INFLIGHT_US or more after it first showed. */
+static int rss_heads_settled(uint64_t heads, uint64_t now)
+{
+    if (rss.threads <= 0)
+        return 1;
+    if (heads != rss.pending_heads) {
+        rss.pending_heads = heads;
+        rss.pending_since = now;
+        return 0;
+    }
+    return now - rss.pending_since >= RSS_INFLIGHT_US * rss_ticks_per_us();
+}
+
 uint64_t rss_refresh(uint64_t heads)
 {
     /* Heads first, then statm: a fault after this snapshot moves a head
      * again and is seen at the next event. */
-    pmt_rss_dirty = rss.settle_until && pmt_ticks() < rss.settle_until;
+    uint64_t now = pmt_ticks();
+    int settled = heads == rss.heads || rss_heads_settled(heads, now);
+    pmt_rss_dirty = !settled || (rss.settle_until && now < rss.settle_until);
     if (rss_clk.tsc)
         rss_clock_sync();
     rss.heads = heads;
@@ -111,10 +151,7 @@ uint64_t rss_refresh(uint64_t heads)
 
 void rss_settle(void)
 {
-    uint64_t ms = rss_clk.tsc ? (uint64_t)(1e6 / rss_clk.ns_per_tick) : 1000000u;
-    uint64_t until = pmt_ticks() + RSS_SETTLE_MS * ms;
-    if (until > rss.settle_until)
-        rss.settle_until = until;
+    rss_settle_for(RSS_SETTLE_MS * 1000u);
     pmt_rss_dirty = 1;
 }
 
@@ -212,6 +249,7 @@ static int rss_open_rings(void)
         pid_t tid = (pid_t)atoi(e->d_name);
         if (tid <= 0 || tid == self)
             continue;
+        rss_thread_started();
         for (int cpu = 0; rc == 0 && cpu < ncpu; cpu++)
             rc = rss_add_ring(tid, cpu);
     }
@@ -222,6 +260,7 @@ static int rss_open_rings(void)
 static void rss_choose(char *desc, size_t desclen)
 {
     rss_close_rings();
+    rss.threads = 0;
     rss.mode = RSS_STATM;
     rss_clk.tsc = 0;
     const char *why = NULL;

@@ -46,6 +46,8 @@ struct rss_state {
     uint64_t checked, mismatches;
     uint64_t first_mismatch, first_fast, first_truth; /* the first, for the log */
     volatile uint64_t settle_until;  /* ticks: read statm at every event until then */
+    volatile int threads;            /* other threads that can fault meanwhile */
+    uint64_t pending_heads, pending_since; /* a ring position not yet settled */
 };
 
 struct rss_clock {
@@ -66,6 +68,12 @@ extern volatile int pmt_rss_dirty;
  * one): after either, statm is read at every event for RSS_SETTLE_MS. */
 #define RSS_SETTLE_MS 20
 void rss_settle(void);
+/* The kernel reports a page fault when it starts, and a huge page is zeroed
+ * before it counts in RSS: when other threads may be faulting, a moved ring
+ * keeps statm read at every event until a read RSS_INFLIGHT_US later. */
+#define RSS_INFLIGHT_US 2000
+void rss_thread_started(void);
+void rss_thread_ended(void);
 /* Set when free/realloc may look at glibc's chunk header (glibc's malloc). */
 extern int pmt_watch_alloc;
 

@@ -68,13 +68,16 @@ static void *wr_main(void *arg)
 {
     (void)arg;
     wr_settle();
+    rss_thread_ended(); /* settled: it takes no page fault from here on */
     for (;;) {
         while (sem_wait(&wr_items) != 0 && errno == EINTR)
             ;
         unsigned tail = __atomic_load_n(&wr_tail, __ATOMIC_RELAXED);
         if (tail == __atomic_load_n(&wr_head, __ATOMIC_ACQUIRE)) {
-            if (wr_stop)
+            if (wr_stop) {
+                rss_thread_started(); /* balances the wrapper's count at return */
                 return NULL;
+            }
             continue;
         }
         const struct wr_job *j = &wr_q[tail % WR_QUEUE];
