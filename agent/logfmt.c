@@ -89,7 +89,8 @@ static size_t fmt_u64_right(char *buf, uint64_t v, size_t width)
 }
 
 /* %-12.6f of clock_us / 1e6. cPyMemTrace prints (double)clock()/CLOCKS_PER_SEC
- * where clock() counts microseconds, so six decimals are exactly the
+ * where clock() counts microseconds; our clock is kept in microseconds too,
+ * so six decimals are exactly the
  * microseconds and integer arithmetic gives printf's digits. */
 static size_t fmt_clock_left(char *buf, uint64_t clock_us)
 {

@@ -17,8 +17,9 @@
 #define PMT_FIELD_MAX 4096
 #define PMT_LINE_MAX (2 * PMT_FIELD_MAX + 512)
 
-/* One Profile/Trace event as it is written. clock_us is process CPU time in
- * microseconds (clock()'s unit); the line shows it as seconds with 6 decimals. */
+/* One Profile/Trace event as it is written. clock_us is the Clock column in
+ * microseconds (rss.h says which clock); the line shows it as seconds with 6
+ * decimals, as cPyMemTrace shows clock()'s microseconds. */
 struct pmt_event_fields {
     uint64_t event;
     int64_t devent;
