@@ -5,7 +5,10 @@
  * chunks, realloc, brk trims, mmap/madvise/munmap from C and the mmap module.
  * And the fast mode must log what statm mode logs for the grow() jump. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "checks.h"
 
@@ -109,3 +112,64 @@ static void run_same_jump(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TESTS_SUPPORTED(rss, same_jump_as_statm, run_same_jump, NULL)
+
+/* Where the fast source is unavailable the agent reads statm at every event
+ * and says why in the first MSG line; the log is as good as ever. */
+static void run_fallback(const struct pmt_python *py, const char *const *argv_prefix,
+                         const char *preload, const char *why)
+{
+    const char *dir = pmt_tmpdir();
+    chmod(dir, 0777); /* the unprivileged run writes here */
+    const char *const *argv = pmt_list_cat(argv_prefix, PMT_LIST(py->path, e2e_program("grow.py")));
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = argv,
+                .cwd = dir,
+                .env = PMT_LIST(pmt_strf("LD_PRELOAD=%s", preload), "PYMEMTRACE=trace"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert_eq(set.n, 1, "one log expected in %s", dir);
+    const struct pmt_logfile *f = &set.files[0];
+    const struct pmt_line *first = pmt_log_first(f->log, PMT_K_MSG);
+    cr_assert(first && strstr(first->text, "RSS from /proc/self/statm at every event") &&
+                  strstr(first->text, why),
+              "%s: first MSG should say statm at every event, because %s: %s", f->path, why,
+              first ? first->text : "(none)");
+    e2e_check_log(f, NULL, -1);
+    e2e_check_grow_jump(f, "/grow.py");
+}
+
+Test(rss_fallback, unprivileged_user, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
+{
+    struct pmt_python py;
+    pmt_python_require(PMT_PY_DEBIAN, &py);
+    char *paranoid = pmt_read_file("/proc/sys/kernel/perf_event_paranoid", NULL);
+    if (geteuid() != 0 || atoi(paranoid) < 2 || access("/usr/bin/setpriv", X_OK) != 0)
+        cr_skip_test("needs root (to become nobody), /usr/bin/setpriv and perf_event_paranoid >= 2");
+    run_fallback(&py, PMT_LIST("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"),
+                 pmt_env("PMT_AGENT"), "page-fault events are not available here");
+    pmt_done();
+}
+
+Test(rss_fallback, other_malloc_before_the_agent, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
+{
+    struct pmt_python py;
+    pmt_python_require(PMT_PY_DEBIAN, &py);
+    run_fallback(&py, PMT_LIST("/usr/bin/env"),
+                 pmt_strf("%s:%s", pmt_env("PMT_FAKE_MALLOC"), pmt_env("PMT_AGENT")),
+                 "the allocator is not glibc's");
+    pmt_done();
+}
+
+Test(rss_fallback, other_malloc_after_the_agent, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
+{
+    struct pmt_python py;
+    pmt_python_require(PMT_PY_313, &py);
+    run_fallback(&py, PMT_LIST("/usr/bin/env"),
+                 pmt_strf("%s:%s", pmt_env("PMT_AGENT"), pmt_env("PMT_FAKE_MALLOC")),
+                 "the allocator is not glibc's");
+    pmt_done();
+}
