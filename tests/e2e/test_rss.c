@@ -115,12 +115,30 @@ E2E_TESTS_SUPPORTED(rss, same_jump_as_statm, run_same_jump, NULL)
 
 /* Where the fast source is unavailable the agent reads statm at every event
  * and says why in the first MSG line; the log is as good as ever. */
+/* A copy of a file in dir that any user can read (the checkout may sit in
+ * a folder only root can enter). */
+static char *stage(const char *dir, const char *src, const char *name, mode_t mode)
+{
+    size_t len;
+    char *text = pmt_read_file(src, &len);
+    char *dst = pmt_join(dir, name);
+    FILE *f = fopen(dst, "wb");
+    cr_assert_not_null(f, "cannot write %s", dst);
+    cr_assert_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    chmod(dst, mode);
+    return dst;
+}
+
 static void run_fallback(const struct pmt_python *py, const char *const *argv_prefix,
                          const char *preload, const char *why)
 {
     const char *dir = pmt_tmpdir();
     chmod(dir, 0777); /* the unprivileged run writes here */
-    const char *const *argv = pmt_list_cat(argv_prefix, PMT_LIST(py->path, e2e_program("grow.py")));
+    char *program = stage(dir, e2e_program("grow.py"), "grow.py", 0644);
+    if (!preload) /* the agent, where the unprivileged user can load it */
+        preload = stage(dir, pmt_env("PMT_AGENT"), "libpymemtrace.so", 0755);
+    const char *const *argv = pmt_list_cat(argv_prefix, PMT_LIST(py->path, program));
     struct pmt_run_result r;
     pmt_run(&(struct pmt_run_opts){
                 .argv = argv,
@@ -150,7 +168,7 @@ Test(rss_fallback, unprivileged_user, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
     if (geteuid() != 0 || atoi(paranoid) < 2 || access("/usr/bin/setpriv", X_OK) != 0)
         cr_skip_test("needs root (to become nobody), /usr/bin/setpriv and perf_event_paranoid >= 2");
     run_fallback(&py, PMT_LIST("/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"),
-                 pmt_env("PMT_AGENT"), "page-fault events are not available here");
+                 NULL, "page-fault events are not available here");
     pmt_done();
 }
 
