@@ -53,8 +53,7 @@ static void run_check(const struct pmt_python *py, const void *arg)
     pmt_logset_load(dir, &set);
     cr_assert_geq(set.n, 1, "no log in %s", dir);
     for (size_t i = 0; i < set.n; i++) {
-        char *why = pmt_log_validate(set.files[i].log, NULL);
-        cr_assert_null(why, "%s", why);
+        e2e_check_log(&set.files[i], NULL, 0);
         const struct pmt_line *first = pmt_log_first(set.files[i].log, PMT_K_MSG);
         cr_assert(first && strstr(first->text, "page-fault events"),
                   "%s: the fast source was not chosen: %s", set.files[i].path,
@@ -172,22 +171,24 @@ Test(rss_fallback, unprivileged_user, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
     pmt_done();
 }
 
-Test(rss_fallback, other_malloc_before_the_agent, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
+/* Another malloc, preloaded before or after the agent. */
+static void run_other_malloc(enum pmt_py_id id, int before)
 {
     struct pmt_python py;
-    pmt_python_require(PMT_PY_DEBIAN, &py);
+    pmt_python_require(id, &py);
+    const char *agent = pmt_env("PMT_AGENT"), *other = pmt_env("PMT_FAKE_MALLOC");
     run_fallback(&py, PMT_LIST("/usr/bin/env"),
-                 pmt_strf("%s:%s", pmt_env("PMT_FAKE_MALLOC"), pmt_env("PMT_AGENT")),
+                 before ? pmt_strf("%s:%s", other, agent) : pmt_strf("%s:%s", agent, other),
                  "the allocator is not glibc's");
     pmt_done();
 }
 
+Test(rss_fallback, other_malloc_before_the_agent, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
+{
+    run_other_malloc(PMT_PY_DEBIAN, 1);
+}
+
 Test(rss_fallback, other_malloc_after_the_agent, .fini = pmt_fini, .timeout = E2E_TIMEOUT)
 {
-    struct pmt_python py;
-    pmt_python_require(PMT_PY_313, &py);
-    run_fallback(&py, PMT_LIST("/usr/bin/env"),
-                 pmt_strf("%s:%s", pmt_env("PMT_AGENT"), pmt_env("PMT_FAKE_MALLOC")),
-                 "the allocator is not glibc's");
-    pmt_done();
+    run_other_malloc(PMT_PY_313, 0);
 }

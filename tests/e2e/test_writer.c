@@ -26,12 +26,8 @@ static void run_fork_busy(const struct pmt_python *py, const void *arg)
     struct pmt_logset set;
     pmt_logset_load(dir, &set);
     cr_assert_eq(set.n, 2, "parent and child logs expected in %s", dir);
-    for (size_t i = 0; i < set.n; i++) {
-        char *why = pmt_log_validate(set.files[i].log, NULL);
-        cr_assert_null(why, "%s", why);
-        why = pmt_log_check_semantics(set.files[i].log, 0);
-        cr_assert_null(why, "%s", why);
-    }
+    for (size_t i = 0; i < set.n; i++)
+        e2e_check_log(&set.files[i], NULL, 0);
 }
 
 E2E_TESTS_SUPPORTED(writer, fork_while_writing, run_fork_busy, NULL)
