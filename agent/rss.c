@@ -285,9 +285,11 @@ static void rss_choose(char *desc, size_t desclen)
     rss_refresh(rss_heads());
     snprintf(desc, desclen,
              "RSS from /proc/self/statm when page-fault events (%d rings) or unmaps say it moved%s; "
-             "Clock is wall time in seconds since the agent was loaded (%s)",
+             "Clock is wall time in seconds since the agent was loaded (%s%s)",
              rss.nrings, rss.mode == RSS_CHECK ? ", checked against statm at every event" : "",
-             rss_clk.tsc ? "rdtsc" : "CLOCK_MONOTONIC");
+             rss_clk.tsc ? "rdtsc" : "CLOCK_MONOTONIC",
+             rss.mode == RSS_FAULTS ? ", on PREV and LAST lines up to 7 events early" : "");
+    _Static_assert(PMT_CLOCK_EVERY == 8, "the text above says 7");
 }
 
 int rss_open(int source, int glibc_malloc, char *desc, size_t desclen)
@@ -305,7 +307,7 @@ int rss_open(int source, int glibc_malloc, char *desc, size_t desclen)
 
 void rss_reopen_after_fork(int glibc_malloc)
 {
-    char desc[256];
+    char desc[320];
     if (rss_statm_fd < 0)
         return;
     /* The parent's rings are not mapped in a child (perf maps are not

@@ -15,7 +15,13 @@
  *   collapse).
  * - The clock is wall time since the agent was loaded: rdtsc (7 ns) where
  *   the CPU's TSC is invariant, calibrated against CLOCK_MONOTONIC from the
- *   agent's load and again at each statm read, never going backwards; CLOCK_MONOTONIC itself (vDSO, 16 ns) elsewhere.
+ *   agent's load and again at each statm read, never going backwards;
+ *   CLOCK_MONOTONIC itself (vDSO, 16 ns) elsewhere. Even rdtsc is most of
+ *   what a quiet event costs beyond CPython's own hook machinery, so a quiet
+ *   event reads it once in PMT_CLOCK_EVERY and otherwise keeps the time of
+ *   the last reading; quiet events are written only as PREV or LAST lines,
+ *   whose Clock may so be up to PMT_CLOCK_EVERY - 1 events early. Every other
+ *   line's time is read at its event.
  *
  * PYMEMTRACE_RSS=statm reads statm at every event; =check does both and
  * counts the events where the fast value differed (the exactness tests). */
@@ -33,6 +39,8 @@
  * kernel changes on its own: a few milliseconds of a busy program, and
  * counting events keeps the clock out of the hot path's dependencies. */
 #define RSS_MAX_AGE_EVENTS 65536u
+/* A quiet event reads the clock once in this many (a power of two). */
+#define PMT_CLOCK_EVERY 8u
 
 enum rss_mode { RSS_STATM, RSS_FAULTS, RSS_CHECK };
 
@@ -119,6 +127,14 @@ static inline uint64_t rss_heads(void)
     for (int i = 0; i < rss.nrings; i++)
         h += rss.rings[i]->data_head;
     return h;
+}
+
+/* Whether RSS is known to be rss.cached at this event without a read: the
+ * fault rings have not moved and nothing unmapped. Counts the event. */
+static inline int rss_quiet(void)
+{
+    return rss.mode == RSS_FAULTS && rss_heads() == rss.heads && !pmt_rss_dirty &&
+           ++rss.age < RSS_MAX_AGE_EVENTS;
 }
 
 /* RSS in bytes at this event (0 if unreadable). */
