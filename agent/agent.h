@@ -2,13 +2,14 @@
 #ifndef PMT_AGENT_H
 #define PMT_AGENT_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "agent/tracelog.h"
 #include "config/config.h"
 #include "shim/shim.h"
 
-enum { PMT_LOG_PROFILE, PMT_LOG_TRACE, PMT_NLOGS };
+enum { PMT_LOG_PROFILE, PMT_LOG_TRACE, PMT_LOG_REF, PMT_NLOGS };
 
 struct pmt_agent {
     struct pmt_config cfg;
@@ -35,10 +36,16 @@ int pmt_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 int pmt_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg);
 int pmt_hooks_line(const struct pmt_site *site, int lasti);
+const struct pmt_site *pmt_hooks_site(pmt_obj *code);
+uint32_t pmt_hooks_thread(void);  /* native id of the calling thread */
+int pmt_hooks_reopen(struct pmt_log *lg); /* a forked child's logs; 0 if lg is open */
 void pmt_hooks_after_fork(void);
 
 /* entry.c: whether free/realloc are glibc's (their unmaps are then seen) */
 int pmt_glibc_malloc(void);
+/* entry.c: the definition of name that the agent's own interposes: the next
+ * one after the agent, else the one caller's object sees. */
+void *pmt_real_symbol(const char *name, void *caller);
 
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/reftrace.h"
 #include "agent/rss.h"
 #include "agent/writer.h"
 
@@ -104,10 +105,19 @@ static void en_attach(void *handle, int python_main)
         pmt_say("PYMEMTRACE_FUNCTION is not implemented in this version; not tracing", NULL);
         return;
     }
-    if (pmt.cfg.modes & PMT_MODE_REFTRACE) {
-        pmt_say("reftrace is not implemented in this version; the other modes still run", NULL);
-        if (!(pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE)))
+    /* Our own PyRefTracer_SetTracer comes first in the global scope (a
+     * libpython calls it through its PLT); the agent calls the real one. */
+    if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)PyRefTracer_SetTracer)
+        pmt.py.api.PyRefTracer_SetTracer =
+            (int (*)(pmt_reftracer, void *))en_lookup(RTLD_NEXT, "PyRefTracer_SetTracer");
+    dlerror(); /* the optional symbols' failed lookups must leave no error */
+    if ((pmt.cfg.modes & PMT_MODE_REFTRACE) && !rt_supported(&pmt.py, why, sizeof why)) {
+        pmt.cfg.modes &= ~(unsigned)PMT_MODE_REFTRACE;
+        if (!pmt.cfg.modes) {
+            pmt_say(why, "; not tracing", NULL);
             return;
+        }
+        pmt_say(why, "; the other modes still run", NULL);
     }
     pmt.python_main = python_main;
     pmt.env.log_dir = pmt.cfg.log_dir;
@@ -449,6 +459,26 @@ static int en_is_libc(void *libc, const char *name, int interposed_here)
     struct en_scan scan = {name, libc_def, self.dli_fname, 0, 0};
     dl_iterate_phdr(en_scan_one, &scan);
     return !scan.other && en_lookup(RTLD_NEXT, name) == libc_def;
+}
+
+void *pmt_real_symbol(const char *name, void *caller)
+{
+    en_resolve_dlsym();
+    if (!pmt_real_dlsym)
+        return NULL;
+    void *p = en_lookup(RTLD_NEXT, name);
+    Dl_info info;
+    if (!p && caller && dladdr(caller, &info) && info.dli_fname) {
+        /* A libpython loaded RTLD_LOCAL (an embedding host) is not after us
+         * in the global scope; its own handle finds it. */
+        void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+            p = en_lookup(h, name);
+            dlclose(h);
+        }
+    }
+    dlerror();
+    return p;
 }
 
 int pmt_glibc_malloc(void)

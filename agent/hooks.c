@@ -156,7 +156,7 @@ int pmt_hooks_line(const struct pmt_site *site, int lasti)
 
 /* A forked child's first event opens all its logs, in the parent's order,
  * so that their numbers do not depend on which hook fires first. */
-static int hk_reopen(struct pmt_log *lg)
+int pmt_hooks_reopen(struct pmt_log *lg)
 {
     for (int i = 0; i < PMT_NLOGS; i++) {
         struct pmt_log *l = &pmt.logs[i];
@@ -165,6 +165,16 @@ static int hk_reopen(struct pmt_log *lg)
                           &pmt.ordinal, pmt_clock_us(), hk_thread());
     }
     return lg->state == PMT_LOG_OPEN ? 0 : -1;
+}
+
+const struct pmt_site *pmt_hooks_site(pmt_obj *code)
+{
+    return site_of(code);
+}
+
+uint32_t pmt_hooks_thread(void)
+{
+    return hk_thread();
 }
 
 /* Fills an event's Python-side fields. */
@@ -187,7 +197,7 @@ static __attribute__((noinline)) void hk_record_slow(int log, pmt_frame *frame, 
 {
     struct pmt_log *lg = &pmt.logs[log];
     if (lg->state != PMT_LOG_OPEN) {
-        if (lg->state != PMT_LOG_REOPEN || pmt_log_failed || hk_reopen(lg) != 0)
+        if (lg->state != PMT_LOG_REOPEN || pmt_log_failed || pmt_hooks_reopen(lg) != 0)
             return;
         rss_known = 0;
     }

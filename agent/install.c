@@ -16,11 +16,14 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/reftrace.h"
 #include "agent/rss.h"
 
 __thread int pmt_busy __attribute__((tls_model("initial-exec")));
 
-static const pmt_tracefunc in_hooks[PMT_NLOGS] = {pmt_profile_hook, pmt_trace_hook};
+static const pmt_tracefunc in_hooks[PMT_NLOGS] = {pmt_profile_hook, pmt_trace_hook, NULL};
+static const unsigned in_modes[PMT_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE,
+                                             PMT_MODE_REFTRACE};
 
 /* ---- setting a hook on every thread ------------------------------------- */
 
@@ -155,15 +158,14 @@ static int in_call_with(const char *module, const char *attr, struct pmt_methodd
 
 static void in_install(void)
 {
-    static const char *const names[PMT_NLOGS] = {"profile", "trace"};
-    static const char letters[PMT_NLOGS] = {'P', 'T'};
-    static const unsigned modes[PMT_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE};
+    static const char *const names[PMT_NLOGS] = {"profile", "trace", "reftrace"};
+    static const char letters[PMT_NLOGS] = {'P', 'T', 'O'};
     uint32_t tid = (uint32_t)syscall(SYS_gettid);
     int any = 0;
 
     pmt.installed = 1;
     pmt.owner = getpid();
-    if (!(pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE)))
+    if (!pmt.cfg.modes)
         return;
     char source[320];
     if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
@@ -173,7 +175,7 @@ static void in_install(void)
     snprintf(pmt.info, sizeof pmt.info, "pymemtrace agent %s, pid %d, Python %s; %s; thread native_id=%u",
              PMT_VERSION, (int)getpid(), pmt.py.version.text, source, tid);
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (!(pmt.cfg.modes & modes[i]))
+        if (!(pmt.cfg.modes & in_modes[i]))
             continue;
         if (tracelog_open(&pmt.logs[i], &pmt.env, letters[i], names[i], pmt_hooks_line,
                           pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), tid) != 0) {
@@ -190,21 +192,29 @@ static void in_install(void)
      * first event of a log belongs to the program. */
     in_call_with("atexit", "register", &in_defs[2]);
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (pmt.logs[i].state == PMT_LOG_OPEN)
+        if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
             in_call_with("threading", i == PMT_LOG_PROFILE ? "setprofile" : "settrace",
                          &in_defs[i]);
     }
     pmt.active = 1;
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (pmt.logs[i].state == PMT_LOG_OPEN)
+        if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
             in_set_all_threads(i, in_hooks[i]);
     }
+    if (pmt.logs[PMT_LOG_REF].state == PMT_LOG_OPEN)
+        rt_start(rss_read());
 }
 
 void pmt_finish(int python_usable)
 {
     if (!pmt.active || getpid() != pmt.owner)
         return;
+    if (pmt.cfg.modes & PMT_MODE_REFTRACE) {
+        /* Still tracing: objects the collector frees show as DEL. */
+        pmt_busy++;
+        rt_finish(python_usable);
+        pmt_busy--;
+    }
     pmt.active = 0;
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (rss.mode == RSS_CHECK) {
@@ -216,7 +226,10 @@ void pmt_finish(int python_usable)
                          " (first at check %llu: %llu bytes, statm %llu)",
                          (unsigned long long)rss.first_mismatch,
                          (unsigned long long)rss.first_fast, (unsigned long long)rss.first_truth);
-            tracelog_msg(&pmt.logs[i], pmt_clock_us(), text);
+            if (pmt.logs[i].ref)
+                tracelog_ref_msg(&pmt.logs[i], "MSG", pmt_clock_us(), text);
+            else
+                tracelog_msg(&pmt.logs[i], pmt_clock_us(), text);
         }
         tracelog_close(&pmt.logs[i]);
     }
@@ -226,7 +239,7 @@ void pmt_finish(int python_usable)
      * should not pay for a hook that no longer logs. */
     pmt_busy++;
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (pmt.cfg.modes & (i == PMT_LOG_PROFILE ? PMT_MODE_PROFILE : PMT_MODE_TRACE))
+        if (in_hooks[i] && (pmt.cfg.modes & in_modes[i]))
             in_set_all_threads(i, NULL);
     }
     pmt_busy--;
@@ -293,6 +306,11 @@ int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
     if (__builtin_expect(pmt.installed, 1)) {
         if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
             in_before_exec();
+        if (pmt.cfg.modes & PMT_MODE_REFTRACE) {
+            pmt_busy++;
+            rt_poll();
+            pmt_busy--;
+        }
         return 0;
     }
     pmt_busy++;

@@ -275,6 +275,112 @@ size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us
     return n;
 }
 
+/* ---- reference tracing lines ------------------------------------------- */
+
+size_t fmt_ptr(char *buf, const void *p)
+{
+    static const char hex[] = "0123456789abcdef";
+    uintptr_t v = (uintptr_t)p;
+    if (!v)
+        return fmt_lit(buf, "(nil)");
+    char tmp[2 * sizeof v];
+    size_t k = 0;
+    while (v) {
+        tmp[k++] = hex[v & 15];
+        v >>= 4;
+    }
+    buf[0] = '0';
+    buf[1] = 'x';
+    for (size_t i = 0; i < k; i++)
+        buf[2 + i] = tmp[k - 1 - i];
+    return 2 + k;
+}
+
+/* %<width>s */
+static size_t fmt_str_right(char *buf, const char *s, size_t width)
+{
+    size_t n = strnlen(s, PMT_FIELD_MAX);
+    size_t pad = fmt_pad(buf, n, width);
+    memcpy(buf + pad, s, n);
+    return pad + n;
+}
+
+/* %12.6f of clock_us / 1e6 (see fmt_clock_left) */
+static size_t fmt_clock_right(char *buf, uint64_t clock_us)
+{
+    char tmp[32];
+    size_t n = fmt_clock_left(tmp, clock_us);
+    while (n > 0 && tmp[n - 1] == ' ')
+        n--; /* fmt_clock_left pads to 12 on the right */
+    return fmt_right(buf, tmp, n, 12);
+}
+
+size_t fmt_ref_header(char *buf)
+{
+    /* "HDR: %12s %16s %16s %-32s %-80s %4s %-40s %16s %16s" */
+    size_t n = fmt_lit(buf, "HDR: ");
+    n += fmt_str_right(buf + n, "Clock", 12);
+    buf[n++] = ' ';
+    n += fmt_str_right(buf + n, "Address", 16);
+    buf[n++] = ' ';
+    n += fmt_str_right(buf + n, "LiveCnt", 16);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "Type", 32);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "File", 80);
+    buf[n++] = ' ';
+    n += fmt_str_right(buf + n, "Line", 4);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, "Function", 40);
+    buf[n++] = ' ';
+    n += fmt_str_right(buf + n, "RSS", 16);
+    buf[n++] = ' ';
+    n += fmt_str_right(buf + n, "dRSS", 16);
+    buf[n++] = '\n';
+    return n;
+}
+
+size_t fmt_ref_line(char *buf, const char *prefix, const struct pmt_ref_fields *f)
+{
+    char tmp[24];
+    size_t n = fmt_lit(buf, prefix);
+    buf[n++] = ':';
+    buf[n++] = ' ';
+    n += fmt_clock_right(buf + n, f->clock_us);
+    buf[n++] = ' ';
+    n += fmt_right(buf + n, tmp, fmt_ptr(tmp, f->address), 16);
+    buf[n++] = ' ';
+    n += fmt_i64_right(buf + n, f->live, 16);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, f->type, 32);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, f->file, 80);
+    buf[n++] = ' ';
+    n += fmt_i64_right(buf + n, f->line, 4);
+    buf[n++] = ' ';
+    n += fmt_str_left(buf + n, f->func, 40);
+    buf[n++] = ' ';
+    n += fmt_u64_right(buf + n, f->rss, 16);
+    buf[n++] = ' ';
+    n += fmt_i64_right(buf + n, f->drss, 16);
+    buf[n++] = '\n';
+    return n;
+}
+
+size_t fmt_ref_msg(char *buf, const char *prefix, uint64_t clock_us, const char *text)
+{
+    size_t n = fmt_lit(buf, prefix);
+    buf[n++] = ':';
+    buf[n++] = ' ';
+    n += fmt_clock_right(buf + n, clock_us);
+    n += fmt_lit(buf + n, " # ");
+    size_t t = strnlen(text, PMT_FIELD_MAX);
+    memcpy(buf + n, text, t);
+    n += t;
+    buf[n++] = '\n';
+    return n;
+}
+
 /* Appends s to buf[*n] if it fits (keeping room for the NUL). */
 static int fmt_put(char *buf, size_t cap, size_t *n, const char *s, size_t len)
 {

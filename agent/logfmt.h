@@ -44,6 +44,30 @@ size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fiel
 /* "MSG:  %-12zu +%-6ld %-12.6f # <text>\n" */
 size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text);
 
+/* One reference tracing event as it is written (SPEC.md, reference tracing
+ * logs): " %12.6f %16p %16ld %-32s %-80s %4d %-40s %16zd %16ld" after the
+ * "NEW:" or "DEL:" prefix. */
+struct pmt_ref_fields {
+    uint64_t clock_us;
+    const void *address;
+    int64_t live;        /* objects of the type alive after the event */
+    const char *type;
+    const char *file;
+    int line;
+    const char *func;
+    uint64_t rss;
+    int64_t drss;
+};
+
+/* "HDR: ...\n" of reference tracing logs. */
+size_t fmt_ref_header(char *buf);
+/* "<prefix>: <fields>\n"; prefix is "NEW" or "DEL". */
+size_t fmt_ref_line(char *buf, const char *prefix, const struct pmt_ref_fields *f);
+/* "<prefix>: %12.6f # <text>\n"; prefix is "MSG" or "ERR". */
+size_t fmt_ref_msg(char *buf, const char *prefix, uint64_t clock_us, const char *text);
+/* printf's %p: "0x" and lower-case hex digits, "(nil)" for NULL. */
+size_t fmt_ptr(char *buf, const void *p);
+
 /* Generated log name: YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O>_<depth>_PY<version>.log
  * (t in UTC). Returns the length, NUL-terminated, or 0 if cap is too small. */
 size_t fmt_log_name(char *buf, size_t cap, time_t t, unsigned n, pid_t pid, char mode_letter,

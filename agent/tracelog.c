@@ -294,13 +294,17 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
         return -1;
     }
     lg->state = PMT_LOG_OPEN;
+    lg->ref = letter == 'O';
     if (env->message)
         tl_raw(lg, env->message, strlen(env->message));
     tl_raw(lg, "SOF", 3);
     char *p = tl_reserve(lg);
     if (p)
-        lg->len += fmt_header(p);
-    tl_msg(lg, 0, 0, clock_us, env->info);
+        lg->len += lg->ref ? fmt_ref_header(p) : fmt_header(p);
+    if (lg->ref)
+        tracelog_ref_msg(lg, "MSG", clock_us, env->info);
+    else
+        tl_msg(lg, 0, 0, clock_us, env->info);
     /* Write the head now: an unwritable target shows at once, not at exit,
      * and is the one line said about this log. */
     tracelog_flush(lg);
@@ -308,7 +312,7 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
         return -1;
     /* Every event logged into a file: let a thread do the copying. */
     struct stat st;
-    if (env->d_rss_trigger == 0 && fstat(lg->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if ((env->d_rss_trigger == 0 || lg->ref) && fstat(lg->fd, &st) == 0 && S_ISREG(st.st_mode)) {
         lg->offset = lseek(lg->fd, 0, SEEK_CUR);
         lg->async = lg->offset >= 0;
     }
@@ -337,6 +341,35 @@ void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev)
     }
     lg->prev = *ev;
     lg->nevents = ev->n + 1;
+}
+
+void tracelog_ref_msg(struct pmt_log *lg, const char *prefix, uint64_t clock_us, const char *text)
+{
+    if (lg->state != PMT_LOG_OPEN)
+        return;
+    char *p = tl_reserve(lg);
+    if (p)
+        lg->len += fmt_ref_msg(p, prefix, clock_us, text);
+}
+
+void tracelog_ref_line(struct pmt_log *lg, const char *prefix, const struct pmt_ref_fields *f,
+                       uint32_t thread)
+{
+    if (lg->state != PMT_LOG_OPEN)
+        return;
+    if (thread != lg->line_thread) {
+        char text[48] = "thread native_id=";
+        size_t k = strlen(text);
+        text[k + fmt_u64(text + k, thread)] = '\0';
+        tracelog_ref_msg(lg, "MSG", f->clock_us, text);
+        lg->line_thread = thread;
+    }
+    char *p = tl_reserve(lg);
+    if (!p)
+        return;
+    lg->len += fmt_ref_line(p, prefix, f);
+    if (lg->cap - lg->len < 2 * PMT_LINE_MAX || tl_now_ns() - lg->last_flush_ns >= TRACELOG_FLUSH_NS)
+        tracelog_flush(lg);
 }
 
 void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text)

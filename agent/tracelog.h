@@ -47,6 +47,7 @@ typedef uint64_t (*pmt_clock_fn)(uint64_t ticks); /* to microseconds */
 
 struct pmt_log {
     enum pmt_log_state state;
+    int ref;              /* a reference tracing log (letter 'O'): NEW/DEL lines */
     int fd;
     char letter;          /* 'P' or 'T' */
     const char *mode_name;
@@ -105,6 +106,14 @@ static inline struct pmt_event *tracelog_quiet_slot(struct pmt_log *lg, uint64_t
     lg->prev.rss = rss;
     return &lg->prev;
 }
+
+struct pmt_ref_fields;
+/* Reference tracing logs: one NEW/DEL line (after a MSG line naming the
+ * thread if it changed), and MSG/ERR lines. Written through at least once a
+ * second. */
+void tracelog_ref_line(struct pmt_log *lg, const char *prefix, const struct pmt_ref_fields *f,
+                       uint32_t thread);
+void tracelog_ref_msg(struct pmt_log *lg, const char *prefix, uint64_t clock_us, const char *text);
 
 /* Writes a MSG: line at the current event. */
 void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text);

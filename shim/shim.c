@@ -10,17 +10,20 @@
  * frame object into the interpreter frame; 3.12 moved it to offset 0 there. */
 static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
     {8, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
-         .lasti_scale = 1, .co_filename = 104, .co_name = 112}},
+         .lasti_scale = 1, .co_filename = 104, .co_name = 112, .tstate_frame = -1}},
     {9, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
-         .lasti_scale = 1, .co_filename = 104, .co_name = 112}},
+         .lasti_scale = 1, .co_filename = 104, .co_name = 112, .tstate_frame = -1}},
     {10, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 96,
-          .lasti_scale = 2, .co_filename = 104, .co_name = 112}},
+          .lasti_scale = 2, .co_filename = 104, .co_name = 112, .tstate_frame = -1}},
     {11, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 32, .frame_lasti = -1,
-          .lasti_scale = 1, .co_filename = 112, .co_name = 120}},
+          .lasti_scale = 1, .co_filename = 112, .co_name = 120, .tstate_frame = -1}},
     {12, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
-          .lasti_scale = 1, .co_filename = 112, .co_name = 120}},
+          .lasti_scale = 1, .co_filename = 112, .co_name = 120, .tstate_frame = -1}},
+    /* 3.13: PyThreadState.current_frame at 72; _PyInterpreterFrame has
+     * previous at 8 and owner at 70, FRAME_OWNED_BY_CSTACK = 3. */
     {13, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
-          .lasti_scale = 1, .co_filename = 112, .co_name = 120}},
+          .lasti_scale = 1, .co_filename = 112, .co_name = 120, .tstate_frame = 72,
+          .iframe_previous = 8, .iframe_owner = 70, .owner_cstack = 3}},
 };
 
 const struct pmt_layout *shim_layout_for(int major, int minor)
@@ -54,8 +57,37 @@ static const struct shim_sym shim_syms[] = {
     SHIM_REQ(PyObject_CallFunctionObjArgs), SHIM_REQ(PyCFunction_NewEx),
     SHIM_REQ(PyThreadState_Get), SHIM_REQ(PyThreadState_Swap), SHIM_REQ(PyInterpreterState_Main),
     SHIM_REQ(PyInterpreterState_ThreadHead), SHIM_REQ(PyThreadState_Next),
-    SHIM_REQ(PyGILState_Check),
+    SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyImport_GetModuleDict),
+    SHIM_REQ(PyDict_GetItemString),
+    SHIM_OPT(PyRefTracer_SetTracer), SHIM_OPT(PyRefTracer_GetTracer),
+    SHIM_OPT(PyThreadState_GetUnchecked), SHIM_OPT(PyUnstable_InterpreterFrame_GetLasti),
 };
+
+/* What reference tracing skips unless PYMEMTRACE_INCLUDE_BUILTINS=1 (the
+ * README lists them by Python name): numbers, strings and bytes, the
+ * containers and their views and iterators, slices and ranges, functions
+ * and methods, cells, generators and coroutines, modules, weak references,
+ * tracebacks, memoryview, pickle buffers. Exception instances are skipped
+ * by their type's flag. Names a version does not export are left out. */
+static const char *const shim_builtin_names[] = {
+    "PyLong_Type", "PyBool_Type", "PyFloat_Type", "PyComplex_Type", "PyUnicode_Type",
+    "PyBytes_Type", "PyByteArray_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type",
+    "PyDictKeys_Type", "PyDictValues_Type", "PyDictItems_Type", "PyDictIterKey_Type",
+    "PyDictIterValue_Type", "PyDictIterItem_Type", "PyDictRevIterKey_Type",
+    "PyDictRevIterValue_Type", "PyDictRevIterItem_Type", "PyODict_Type", "PyODictKeys_Type",
+    "PyODictValues_Type", "PyODictItems_Type", "PyODictIter_Type", "PySet_Type",
+    "PyFrozenSet_Type", "PySlice_Type", "PyRange_Type", "PyMethod_Type",
+    "PyInstanceMethod_Type", "PyCell_Type", "PyFunction_Type", "PyCFunction_Type",
+    "PyCMethod_Type", "PySeqIter_Type", "PyCallIter_Type", "PyListIter_Type",
+    "PyListRevIter_Type", "PyTupleIter_Type", "PySetIter_Type", "PyRangeIter_Type",
+    "PyLongRangeIter_Type", "PyUnicodeIter_Type", "PyByteArrayIter_Type", "PyBytesIter_Type",
+    "PyEnum_Type", "PyReversed_Type", "PyFilter_Type", "PyMap_Type", "PyZip_Type",
+    "PyGen_Type", "PyCoro_Type", "PyAsyncGen_Type", "PyModule_Type", "PyMemoryView_Type",
+    "PyPickleBuffer_Type", "_PyWeakref_RefType", "_PyWeakref_ProxyType",
+    "_PyWeakref_CallableProxyType", "PyTraceBack_Type",
+};
+_Static_assert(sizeof shim_builtin_names / sizeof shim_builtin_names[0] <= SHIM_MAX_BUILTIN_TYPES,
+               "room for every builtin type");
 
 int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *why, size_t whylen)
 {
@@ -85,6 +117,14 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
             return -1;
         }
         memcpy((char *)&out->api + shim_syms[i].offset, &p, sizeof p);
+    }
+    out->api.false_obj = (pmt_obj *)lookup(handle, "_Py_FalseStruct");
+    out->api.code_type = (pmt_obj *)lookup(handle, "PyCode_Type");
+    out->api.frame_type = (pmt_obj *)lookup(handle, "PyFrame_Type");
+    for (size_t i = 0; i < sizeof shim_builtin_names / sizeof shim_builtin_names[0]; i++) {
+        const pmt_obj *t = (const pmt_obj *)lookup(handle, shim_builtin_names[i]);
+        if (t)
+            out->builtins.types[out->builtins.n++] = t;
     }
     out->api.none = (pmt_obj *)lookup(handle, "_Py_NoneStruct");
     if (!out->api.none || (out->layout.frame_lasti < 0 && !out->api.PyFrame_GetLasti)) {

@@ -23,6 +23,9 @@ typedef struct pmt_pyinterp pmt_interp; /* PyInterpreterState */
 /* Py_tracefunc and Py_AuditHookFunction */
 typedef int (*pmt_tracefunc)(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 typedef int (*pmt_audithook)(const char *event, pmt_obj *args, void *data);
+/* PyRefTracer (3.13+): event 0 PyRefTracer_CREATE, 1 PyRefTracer_DESTROY */
+typedef int (*pmt_reftracer)(pmt_obj *obj, int event, void *data);
+enum { PMT_REF_CREATE, PMT_REF_DESTROY };
 
 /* PyTrace_* event codes (stable since Python 2) */
 enum { PMT_WHAT_CALL, PMT_WHAT_EXCEPTION, PMT_WHAT_LINE, PMT_WHAT_RETURN,
@@ -69,7 +72,26 @@ struct pmt_capi {
     pmt_tstate *(*PyInterpreterState_ThreadHead)(pmt_interp *interp);
     pmt_tstate *(*PyThreadState_Next)(pmt_tstate *ts);
     int (*PyGILState_Check)(void);
+    pmt_obj *(*PyLong_FromLong)(long v);
+    pmt_obj *(*PyImport_GetModuleDict)(void);
+    pmt_obj *(*PyDict_GetItemString)(pmt_obj *d, const char *key);
+    /* reference tracing (optional: 3.13+) */
+    int (*PyRefTracer_SetTracer)(pmt_reftracer f, void *data);
+    pmt_reftracer (*PyRefTracer_GetTracer)(void **data);
+    pmt_tstate *(*PyThreadState_GetUnchecked)(void);
+    int (*PyUnstable_InterpreterFrame_GetLasti)(void *iframe);
     pmt_obj *none;  /* &_Py_NoneStruct */
+    pmt_obj *false_obj;  /* &_Py_FalseStruct */
+    pmt_obj *code_type;  /* &PyCode_Type */
+    pmt_obj *frame_type; /* &PyFrame_Type */
+};
+
+/* The types reference tracing calls builtin (README: the list), as far as
+ * this interpreter exports them; see shim.c. */
+#define SHIM_MAX_BUILTIN_TYPES 64
+struct pmt_builtin_types {
+    const pmt_obj *types[SHIM_MAX_BUILTIN_TYPES];
+    int n;
 };
 
 /* Where the hot path finds a frame's code object and last instruction. */
@@ -81,12 +103,41 @@ struct pmt_layout {
     int lasti_scale;   /* bytes per f_lasti unit: 1 (3.8, 3.9), 2 (3.10: instructions) */
     int co_filename;
     int co_name;
+    /* reference tracing (3.13+; -1 where the version has no ref tracer) */
+    int tstate_frame;    /* PyThreadState.current_frame */
+    int iframe_previous; /* _PyInterpreterFrame.previous */
+    int iframe_owner;    /* _PyInterpreterFrame.owner (a char) */
+    int owner_cstack;    /* owner value of the C stack's entry frames */
 };
+
+/* PyObject and PyTypeObject fields every supported (non-free-threaded)
+ * version shares. */
+#define SHIM_OB_TYPE 8
+#define SHIM_TP_NAME 24
+#define SHIM_TP_FLAGS 168
+#define SHIM_TPFLAGS_BASE_EXC_SUBCLASS (1ul << 30)
+#define SHIM_TPFLAGS_TYPE_SUBCLASS (1ul << 31)
+
+static inline const pmt_obj *shim_type_of(const pmt_obj *o)
+{
+    return *(const pmt_obj *const *)((const char *)o + SHIM_OB_TYPE);
+}
+
+static inline const char *shim_type_name(const pmt_obj *type)
+{
+    return *(const char *const *)((const char *)type + SHIM_TP_NAME);
+}
+
+static inline unsigned long shim_type_flags(const pmt_obj *type)
+{
+    return *(const unsigned long *)((const char *)type + SHIM_TP_FLAGS);
+}
 
 struct pmt_shim {
     struct pmt_capi api;
     struct pmt_layout layout;
     struct pmt_pyversion version;
+    struct pmt_builtin_types builtins;
 };
 
 /* Resolves the C API through lookup(handle, name) (the real dlsym: the agent
@@ -115,6 +166,24 @@ static inline int shim_frame_lasti(const struct pmt_shim *s, pmt_frame *f)
     if (s->layout.frame_lasti >= 0)
         return *(const int *)((const char *)f + s->layout.frame_lasti) * s->layout.lasti_scale;
     return s->api.PyFrame_GetLasti(f);
+}
+
+/* The code object and instruction offset of the Python code running on the
+ * thread whose state is ts, without allocating (CPYTHON-NOTES §5): the
+ * innermost interpreter frame not owned by the C stack. 3.13+ only
+ * (layout.tstate_frame >= 0). Returns the code object or NULL. */
+static inline pmt_obj *shim_current_code(const struct pmt_shim *s, pmt_tstate *ts, int *lasti)
+{
+    const char *f = ts ? *(const char *const *)((const char *)ts + s->layout.tstate_frame) : NULL;
+    while (f && *(const signed char *)(f + s->layout.iframe_owner) == s->layout.owner_cstack)
+        f = *(const char *const *)(f + s->layout.iframe_previous);
+    if (!f)
+        return NULL;
+    pmt_obj *code = *(pmt_obj *const *)(f + s->layout.iframe_code);
+    if (!code || shim_type_of(code) != s->api.code_type)
+        return NULL;
+    *lasti = s->api.PyUnstable_InterpreterFrame_GetLasti((void *)f);
+    return code;
 }
 
 static inline pmt_obj *shim_code_filename(const struct pmt_shim *s, pmt_obj *code)

@@ -1,0 +1,446 @@
+/* reftrace: reference tracing logs. See reftrace.h. */
+#include "agent/reftrace.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "agent/agent.h"
+#include "agent/logfmt.h"
+#include "agent/rss.h"
+
+/* ---- the type filter (pure, unit-tested) -------------------------------- */
+
+int rt_name_listed(const char *names, const char *tp_name)
+{
+    if (!names || !tp_name)
+        return 0;
+    const char *dot = strrchr(tp_name, '.');
+    const char *shortname = dot ? dot + 1 : tp_name;
+    size_t full_len = strlen(tp_name), short_len = strlen(shortname);
+    for (const char *p = names; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if ((n == full_len && memcmp(p, tp_name, n) == 0) ||
+            (n == short_len && memcmp(p, shortname, n) == 0))
+            return 1;
+        p += n + (end != NULL);
+    }
+    return 0;
+}
+
+int rt_type_wanted(const char *tp_name, int builtin, int never, int include_builtins,
+                   const char *include, const char *exclude)
+{
+    if (never || rt_name_listed(exclude, tp_name))
+        return 0;
+    if (include) /* a type named in the list is logged, builtin or not */
+        return rt_name_listed(include, tp_name);
+    return !builtin || include_builtins;
+}
+
+/* ---- per-type entries ------------------------------------------------------
+ * Open addressing in memory from mmap (never malloc inside the tracer); a
+ * removed entry becomes a tombstone. Only the thread holding the GIL calls
+ * the tracer, which serialises everything here. */
+
+struct rt_type {
+    const pmt_obj *type; /* NULL: empty; RT_GONE: removed */
+    int64_t live;        /* objects alive after the last logged event */
+    unsigned char log;   /* its objects are logged */
+    unsigned char meta;  /* its objects are types: their destruction removes entries */
+};
+
+#define RT_GONE ((const pmt_obj *)1)
+
+static struct rt_type *rt_table;
+static size_t rt_mask;  /* size - 1 */
+static size_t rt_used;  /* entries and tombstones */
+
+typedef int (*rt_setter)(pmt_reftracer f, void *data);
+static rt_setter rt_real_set_fn; /* the interpreter's PyRefTracer_SetTracer */
+static int rt_on;                    /* our tracer is meant to be set */
+static int rt_displaced;             /* another tracer took its place (said once) */
+static uint64_t rt_last_rss;
+static __thread int rt_busy __attribute__((tls_model("initial-exec")));
+
+static inline size_t rt_hash(const pmt_obj *type)
+{
+    uintptr_t x = (uintptr_t)type >> 4;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 20);
+}
+
+static inline struct rt_type *rt_find(const pmt_obj *type)
+{
+    if (__builtin_expect(!rt_table, 0))
+        return NULL;
+    for (size_t i = rt_hash(type) & rt_mask;; i = (i + 1) & rt_mask) {
+        struct rt_type *e = &rt_table[i];
+        if (e->type == type)
+            return e;
+        if (!e->type)
+            return NULL;
+    }
+}
+
+static int rt_grow(void)
+{
+    size_t size = rt_table ? (rt_mask + 1) * 2 : 4096;
+    struct rt_type *t = mmap(NULL, size * sizeof *t, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t == MAP_FAILED)
+        return -1;
+    size_t used = 0;
+    for (size_t i = 0; rt_table && i <= rt_mask; i++) {
+        if (!rt_table[i].type || rt_table[i].type == RT_GONE)
+            continue;
+        size_t j = rt_hash(rt_table[i].type) & (size - 1);
+        while (t[j].type)
+            j = (j + 1) & (size - 1);
+        t[j] = rt_table[i];
+        used++;
+    }
+    if (rt_table)
+        munmap(rt_table, (rt_mask + 1) * sizeof *rt_table);
+    rt_table = t;
+    rt_mask = size - 1;
+    rt_used = used;
+    return 0;
+}
+
+static int rt_is_builtin(const pmt_obj *type)
+{
+    if (shim_type_flags(type) & SHIM_TPFLAGS_BASE_EXC_SUBCLASS)
+        return 1; /* exception instances */
+    for (int i = 0; i < pmt.py.builtins.n; i++)
+        if (pmt.py.builtins.types[i] == type)
+            return 1;
+    return 0;
+}
+
+/* The first object of a type seen: decide, once. */
+static struct rt_type *rt_add(const pmt_obj *type)
+{
+    if ((rt_used + 1) * 2 > rt_mask + 1 || !rt_table) {
+        if (rt_grow() != 0)
+            return NULL;
+    }
+    const char *name = shim_type_name(type);
+    int never = type == pmt.py.api.code_type || type == pmt.py.api.frame_type;
+    size_t i = rt_hash(type) & rt_mask;
+    while (rt_table[i].type && rt_table[i].type != RT_GONE)
+        i = (i + 1) & rt_mask;
+    struct rt_type *e = &rt_table[i];
+    if (!e->type)
+        rt_used++;
+    e->type = type;
+    e->live = 0;
+    e->log = (unsigned char)rt_type_wanted(name ? name : "", rt_is_builtin(type), never,
+                                           pmt.cfg.include_builtins, pmt.cfg.include_types,
+                                           pmt.cfg.exclude_types);
+    e->meta = (shim_type_flags(type) & SHIM_TPFLAGS_TYPE_SUBCLASS) != 0;
+    return e;
+}
+
+static void rt_forget(const pmt_obj *type)
+{
+    struct rt_type *e = rt_find(type);
+    if (e)
+        e->type = RT_GONE;
+}
+
+/* ---- lines ------------------------------------------------------------- */
+
+static void rt_say_line(const char *prefix, const char *text)
+{
+    tracelog_ref_msg(&pmt.logs[PMT_LOG_REF], prefix, pmt_clock_us(), text);
+}
+
+static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type *e)
+{
+    struct pmt_log *lg = &pmt.logs[PMT_LOG_REF];
+    if (lg->state != PMT_LOG_OPEN) {
+        if (lg->state != PMT_LOG_REOPEN || pmt_log_failed || pmt_hooks_reopen(lg) != 0)
+            return;
+    }
+    e->live += event == PMT_REF_CREATE ? 1 : -1;
+    const char *file = "", *func = "";
+    int line = 0, lasti = -1;
+    pmt_obj *code = shim_current_code(&pmt.py, pmt.py.api.PyThreadState_GetUnchecked(), &lasti);
+    const struct pmt_site *site = code ? pmt_hooks_site(code) : NULL;
+    if (site) {
+        file = site->file;
+        func = site->func;
+        line = pmt_hooks_line(site, lasti);
+    }
+    uint64_t rss_now = rss_read();
+    const char *name = shim_type_name(type);
+    struct pmt_ref_fields f = {
+        .clock_us = pmt_clock_us(),
+        .address = obj,
+        .live = e->live,
+        .type = name ? name : "?",
+        .file = file,
+        .line = line,
+        .func = func,
+        .rss = rss_now,
+        .drss = (int64_t)(rss_now - rt_last_rss),
+    };
+    rt_last_rss = rss_now;
+    tracelog_ref_line(lg, event == PMT_REF_CREATE ? "NEW" : "DEL", &f, pmt_hooks_thread());
+}
+
+/* ---- the tracer ---------------------------------------------------------- */
+
+static __attribute__((noinline)) int rt_slow(pmt_obj *obj, int event, const pmt_obj *type,
+                                             struct rt_type *e)
+{
+    if (rt_busy)
+        return 0; /* our own allocations (a name resolved, a line) */
+    rt_busy = 1;
+    if (!e)
+        e = rt_add(type);
+    if (e) {
+        if (e->meta && event == PMT_REF_DESTROY)
+            rt_forget(obj); /* obj is a type: its address may host another */
+        if (e->log && pmt.active && !pmt_log_failed)
+            rt_line(obj, event, type, e);
+    }
+    rt_busy = 0;
+    return 0;
+}
+
+static int rt_tracer(pmt_obj *obj, int event, void *data)
+{
+    (void)data;
+    const pmt_obj *type = shim_type_of(obj);
+    struct rt_type *e = rt_find(type);
+    if (__builtin_expect(e && !e->log && !e->meta, 1))
+        return 0;
+    return rt_slow(obj, event, type, e);
+}
+
+/* ---- the interposed setter ------------------------------------------------
+ * tracemalloc (3.13) sets its own reference tracer when it starts and
+ * removes it when it stops; libpython calls PyRefTracer_SetTracer through
+ * its PLT, so this definition sees both. Another tracer is let in (taking
+ * it away would break tracemalloc), said once; when it is removed, ours goes
+ * back. Where the call is not seen (a static interpreter), rt_poll notices
+ * the same at the next audit event. */
+
+static rt_setter rt_real_set(void *caller)
+{
+    if (!rt_real_set_fn)
+        rt_real_set_fn = (rt_setter)pmt_real_symbol("PyRefTracer_SetTracer", caller);
+    return rt_real_set_fn;
+}
+
+static pmt_reftracer rt_other; /* the tracer that displaced ours, if the setter saw it */
+
+static void rt_displaced_by_other(pmt_reftracer other)
+{
+    static int said;
+    if (rt_displaced)
+        return;
+    rt_displaced = 1;
+    rt_other = other;
+    rt_say_line("ERR", "another reference tracer (tracemalloc?) replaced the agent's: objects "
+                       "are not logged until it is removed or tracemalloc stops");
+    if (!said)
+        pmt_say("reftrace: another reference tracer (tracemalloc?) replaced the agent's; objects "
+                "are not logged until it is removed or tracemalloc stops",
+                NULL);
+    said = 1;
+}
+
+static void rt_back(void)
+{
+    rt_displaced = 0;
+    rt_other = NULL;
+    rt_say_line("MSG", "the agent's reference tracer is back");
+}
+
+__attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f, void *data)
+{
+    rt_setter real = rt_real_set(__builtin_return_address(0));
+    if (!real)
+        return -1;
+    if (!rt_on || f == rt_tracer)
+        return real(f, data);
+    if (!f) {
+        /* Removing the tracer that displaced ours (tracemalloc.stop() from
+         * 3.13.x's gh-128679 on), or a tracer while ours is set: ours stays. */
+        int rc = real(rt_tracer, NULL);
+        if (rt_displaced)
+            rt_back();
+        return rc;
+    }
+    rt_displaced_by_other(f);
+    return real(f, data);
+}
+
+/* 1 if tracer is tracemalloc's and tracemalloc is not tracing: 3.13.0's
+ * tracemalloc.stop() leaves its tracer set, doing nothing. Only then is
+ * putting ours back harmless. */
+static int rt_tracemalloc_idle(pmt_reftracer tracer)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    Dl_info a, b;
+    if (tracer != rt_other &&
+        !(rt_other == NULL && dladdr((void *)tracer, &a) &&
+          dladdr((void *)api->PyRefTracer_GetTracer, &b) && a.dli_fbase == b.dli_fbase))
+        return 0; /* not the interpreter's own (tracemalloc's) */
+    pmt_obj *et, *ev, *etb;
+    api->PyErr_Fetch(&et, &ev, &etb);
+    int idle = 0;
+    pmt_obj *modules = api->PyImport_GetModuleDict();
+    pmt_obj *mod = modules ? api->PyDict_GetItemString(modules, "_tracemalloc") : NULL;
+    pmt_obj *fn = mod ? api->PyObject_GetAttrString(mod, "is_tracing") : NULL;
+    pmt_obj *res = fn ? api->PyObject_CallFunctionObjArgs(fn, NULL) : NULL;
+    if (res) {
+        idle = res == api->false_obj;
+        api->Py_DecRef(res);
+    }
+    if (fn)
+        api->Py_DecRef(fn);
+    api->PyErr_Clear();
+    api->PyErr_Restore(et, ev, etb);
+    return idle;
+}
+
+void rt_poll(void)
+{
+    if (!rt_on || !pmt.py.api.PyRefTracer_GetTracer)
+        return;
+    void *data;
+    pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
+    if (cur == rt_tracer)
+        return;
+    if (!cur || rt_tracemalloc_idle(cur)) {
+        if (pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL) == 0 && rt_displaced)
+            rt_back();
+    } else {
+        rt_displaced_by_other(NULL);
+    }
+}
+
+/* ---- start and finish ---------------------------------------------------- */
+
+int rt_supported(const struct pmt_shim *py, char *why, size_t whylen)
+{
+    if (py->layout.tstate_frame >= 0 && py->api.PyRefTracer_SetTracer &&
+        py->api.PyRefTracer_GetTracer && py->api.PyThreadState_GetUnchecked &&
+        py->api.PyUnstable_InterpreterFrame_GetLasti && py->api.code_type)
+        return 1;
+    snprintf(why, whylen, "reference tracing needs Python 3.13 or newer; this is %s",
+             py->version.text);
+    return 0;
+}
+
+void rt_start(uint64_t rss_at_start)
+{
+    rt_last_rss = rss_at_start;
+    rt_real_set_fn = pmt.py.api.PyRefTracer_SetTracer;
+    const struct pmt_pyversion *v = &pmt.py.version;
+    if (v->major == 3 && v->minor == 13 && v->micro < 3) {
+        char text[320];
+        snprintf(text, sizeof text,
+                 "Python %s does not report the destruction of objects freed by its specialised "
+                 "instructions (CPython gh-130382, fixed in 3.13.3): DEL lines and live counts "
+                 "miss them, mostly for builtin types",
+                 v->text);
+        rt_say_line("MSG", text);
+    }
+    rt_on = 1;
+    void *data;
+    pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
+    if (cur && cur != rt_tracer)
+        rt_displaced_by_other(cur); /* tracemalloc started first (-X tracemalloc) */
+    else
+        pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL);
+}
+
+static int rt_by_count(const void *a, const void *b)
+{
+    const struct rt_type *x = *(const struct rt_type *const *)a;
+    const struct rt_type *y = *(const struct rt_type *const *)b;
+    if (x->live != y->live)
+        return x->live > y->live ? -1 : 1;
+    return strcmp(shim_type_name(x->type), shim_type_name(y->type));
+}
+
+/* "live <count> <type>" for every logged type with objects alive. */
+static void rt_live_counts(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; rt_table && i <= rt_mask; i++)
+        n += rt_table[i].type && rt_table[i].type != RT_GONE && rt_table[i].log &&
+             rt_table[i].live > 0;
+    char head[96];
+    snprintf(head, sizeof head, "objects alive at the end, per type: %zu type%s", n,
+             n == 1 ? "" : "s");
+    rt_say_line("MSG", head);
+    if (!n)
+        return;
+    struct rt_type **v = mmap(NULL, n * sizeof *v, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (v == MAP_FAILED)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i <= rt_mask; i++)
+        if (rt_table[i].type && rt_table[i].type != RT_GONE && rt_table[i].log &&
+            rt_table[i].live > 0)
+            v[k++] = &rt_table[i];
+    qsort(v, k, sizeof *v, rt_by_count);
+    for (size_t i = 0; i < k; i++) {
+        char text[PMT_FIELD_MAX];
+        const char *name = shim_type_name(v[i]->type);
+        snprintf(text, sizeof text, "live %lld %s", (long long)v[i]->live, name ? name : "?");
+        rt_say_line("MSG", text);
+    }
+    munmap(v, n * sizeof *v);
+}
+
+static void rt_collect(int generation)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *gc = api->PyImport_ImportModule("gc");
+    pmt_obj *collect = gc ? api->PyObject_GetAttrString(gc, "collect") : NULL;
+    pmt_obj *gen = collect ? api->PyLong_FromLong(generation) : NULL;
+    pmt_obj *res = gen ? api->PyObject_CallFunctionObjArgs(collect, gen, NULL) : NULL;
+    if (!res)
+        api->PyErr_Clear();
+    else
+        api->Py_DecRef(res);
+    if (gen)
+        api->Py_DecRef(gen);
+    if (collect)
+        api->Py_DecRef(collect);
+    if (gc)
+        api->Py_DecRef(gc);
+}
+
+void rt_finish(int python_usable)
+{
+    if (!rt_on)
+        return;
+    if (python_usable) {
+        rt_poll();
+        if (pmt.cfg.gc_collect_on_exit >= 0) {
+            char text[64];
+            snprintf(text, sizeof text, "gc.collect(%d)", pmt.cfg.gc_collect_on_exit);
+            rt_say_line("MSG", text);
+            rt_collect(pmt.cfg.gc_collect_on_exit);
+        }
+    }
+    rt_live_counts();
+    rt_on = 0;
+    if (python_usable) {
+        void *data;
+        if (pmt.py.api.PyRefTracer_GetTracer(&data) == rt_tracer)
+            pmt.py.api.PyRefTracer_SetTracer(NULL, NULL);
+    }
+}

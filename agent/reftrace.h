@@ -1,0 +1,42 @@
+/* reftrace: PYMEMTRACE=reftrace, every object creation and destruction of
+ * the chosen types, through CPython 3.13's reference tracer
+ * (PyRefTracer_SetTracer).
+ *
+ * The tracer is called for every object the interpreter creates or
+ * destroys, so its common case is one hash probe by type that finds "not
+ * logged" and returns. Which types are logged is decided once per type, the
+ * first time one of its objects is seen (builtins, PYMEMTRACE_INCLUDE_TYPES,
+ * PYMEMTRACE_EXCLUDE_TYPES), never by comparing strings per event. A type
+ * object's own destruction removes its entry, so that a new type at the
+ * same address is decided afresh. */
+#ifndef PMT_REFTRACE_H
+#define PMT_REFTRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shim/shim.h"
+
+/* The type filter, exposed for the unit tests: names is a comma-separated
+ * list of type names; a type matches an entry equal to its tp_name or to
+ * the part of it after the last '.'. */
+int rt_name_listed(const char *names, const char *tp_name);
+/* 1 if objects of a type with this name are logged. builtin: the type is one
+ * of the builtins (shim.c's list, exception types). */
+int rt_type_wanted(const char *tp_name, int builtin, int never, int include_builtins,
+                   const char *include, const char *exclude);
+
+/* Whether reftrace can run on this interpreter; if not, the stderr text. */
+int rt_supported(const struct pmt_shim *py, char *why, size_t whylen);
+/* After the log is open (install, GIL held): sets the tracer. */
+void rt_start(uint64_t rss_at_start);
+/* At the audit hook's events once installed: notices a tracer replaced or
+ * removed by someone else (where the interposed setter cannot see it). */
+void rt_poll(void);
+/* Before the log closes: gc.collect if asked and Python is usable, then
+ * the live count per type; removes the tracer. */
+void rt_finish(int python_usable);
+/* The interposed setter (reftrace.c says why). */
+int PyRefTracer_SetTracer(pmt_reftracer f, void *data);
+
+#endif
