@@ -17,15 +17,6 @@
 
 #include "shim/shim.h"
 
-/* The type filter, exposed for the unit tests: names is a comma-separated
- * list of type names; a type matches an entry equal to its tp_name or to
- * the part of it after the last '.'. */
-int rt_name_listed(const char *names, const char *tp_name);
-/* 1 if objects of a type with this name are logged. builtin: the type is one
- * of the builtins (shim.c's list, exception types). */
-int rt_type_wanted(const char *tp_name, int builtin, int never, int include_builtins,
-                   const char *include, const char *exclude);
-
 /* Whether reftrace can run on this interpreter; if not, the stderr text. */
 int rt_supported(const struct pmt_shim *py, char *why, size_t whylen);
 /* After the log is open (install, GIL held): sets the tracer. */
