@@ -157,7 +157,10 @@ Test(launcher, help_documents_every_flag)
         "--log-file", "--message", "--function", "--quiet", "--library", "--help", "--version",
         "PYMEMTRACE=profile", "PYMEMTRACE=trace", "PYMEMTRACE_D_RSS_TRIGGER", "PYMEMTRACE_LOG_DIR",
         "PYMEMTRACE_LOG_FILE", "PYMEMTRACE_MESSAGE", "PYMEMTRACE_FUNCTION", "PYMEMTRACE_QUIET=1",
-        "LD_PRELOAD",
+        "LD_PRELOAD", "--reftrace", "PYMEMTRACE=reftrace", "--include-types",
+        "PYMEMTRACE_INCLUDE_TYPES", "--exclude-types", "PYMEMTRACE_EXCLUDE_TYPES",
+        "--include-builtins", "PYMEMTRACE_INCLUDE_BUILTINS=1", "--gc-collect-on-exit",
+        "PYMEMTRACE_GC_COLLECT_ON_EXIT",
     };
     const char *opts[] = {"--help", "-h"};
     for (size_t o = 0; o < 2; o++) {
@@ -283,6 +286,45 @@ Test(launcher, exports_the_settings)
         sup_free(&r);
         sup_done(dir);
     }
+}
+
+Test(launcher, exports_the_reftrace_settings)
+{
+    char *dir = sup_tmpdir("launcher");
+    const char *script = "env | grep '^PYMEMTRACE' | LC_ALL=C sort";
+    const char *const args[] = {"--reftrace", "--profile", "--include-types", "LASSection,Curve",
+                                "--exclude-types=Curve", "--include-builtins",
+                                "--gc-collect-on-exit", "-1", "--library", sup_agent(), "--",
+                                NULL};
+    struct sup_result r;
+    lt_capture(NULL, dir, args, script, NULL, &r);
+    char want[2 * PATH_MAX];
+    snprintf(want, sizeof want,
+             "PYMEMTRACE=profile,reftrace\n"
+             "PYMEMTRACE_EXCLUDE_TYPES=Curve\n"
+             "PYMEMTRACE_GC_COLLECT_ON_EXIT=-1\n"
+             "PYMEMTRACE_INCLUDE_BUILTINS=1\n"
+             "PYMEMTRACE_INCLUDE_TYPES=LASSection,Curve\n"
+             "PYMEMTRACE_LOG_DIR=%s\n",
+             dir);
+    cr_expect_str_eq(r.out, want);
+    sup_free(&r);
+    sup_done(dir);
+}
+
+Test(launcher, bad_reftrace_values)
+{
+    lt_expect_usage_error((const char *const[]){"--include-types", "a, b", NULL}, 1,
+                          "--include-types");
+    lt_expect_usage_error((const char *const[]){"--exclude-types", "a,,b", NULL}, 1,
+                          "--exclude-types");
+    lt_expect_usage_error((const char *const[]){"--gc-collect-on-exit", "3", NULL}, 1,
+                          "--gc-collect-on-exit");
+    lt_expect_usage_error((const char *const[]){"--include-builtins=1", NULL}, 1,
+                          "--include-builtins");
+    lt_expect_usage_error((const char *const[]){"--reftrace", "--trace", "--log-file", "run.log",
+                                                NULL},
+                          1, "%m");
 }
 
 Test(launcher, defaults_and_equals_forms)
