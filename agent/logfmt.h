@@ -57,6 +57,8 @@ struct pmt_ref_fields {
     const char *func;
     uint64_t rss;
     int64_t drss;
+    size_t file_len;     /* strlen(file) if known (0: measure it) */
+    size_t func_len;
 };
 
 /* "HDR: ...\n" of reference tracing logs. */

@@ -151,12 +151,15 @@ static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type
     }
     e->live += event == PMT_REF_CREATE ? 1 : -1;
     const char *file = "", *func = "";
+    size_t file_len = 0, func_len = 0;
     int line = 0, lasti = -1;
     pmt_obj *code = shim_current_code(&pmt.py, pmt.py.api.PyThreadState_GetUnchecked(), &lasti);
     const struct pmt_site *site = code ? pmt_hooks_site(code) : NULL;
     if (site) {
         file = site->file;
         func = site->func;
+        file_len = site->file_len;
+        func_len = site->func_len;
         line = pmt_hooks_line(site, lasti);
     }
     uint64_t rss_now = rss_read();
@@ -171,6 +174,8 @@ static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type
         .func = func,
         .rss = rss_now,
         .drss = (int64_t)(rss_now - rt_last_rss),
+        .file_len = file_len,
+        .func_len = func_len,
     };
     rt_last_rss = rss_now;
     tracelog_ref_line(lg, event == PMT_REF_CREATE ? "NEW" : "DEL", &f, pmt_hooks_thread());

@@ -82,6 +82,12 @@ BAD(log_file_unknown_escape, "PYMEMTRACE_LOG_FILE", "x%q", "PYMEMTRACE=profile",
 BAD(misspelt_option, "PYMEMTRACE_TRIGER", "", "PYMEMTRACE=profile", "PYMEMTRACE_TRIGER=5")
 BAD(children_2, "PYMEMTRACE_CHILDREN", "2", "PYMEMTRACE=profile", "PYMEMTRACE_CHILDREN=2")
 BAD(gc_collect_3, "PYMEMTRACE_GC_COLLECT_ON_EXIT", "3", "PYMEMTRACE=profile", "PYMEMTRACE_GC_COLLECT_ON_EXIT=3")
+BAD(include_types_space, "PYMEMTRACE_INCLUDE_TYPES", "LASSection, Curve", "PYMEMTRACE=reftrace",
+    "PYMEMTRACE_INCLUDE_TYPES=LASSection, Curve")
+BAD(exclude_types_empty_item, "PYMEMTRACE_EXCLUDE_TYPES", "A,,B", "PYMEMTRACE=reftrace",
+    "PYMEMTRACE_EXCLUDE_TYPES=A,,B")
+BAD(include_builtins_2, "PYMEMTRACE_INCLUDE_BUILTINS", "2", "PYMEMTRACE=reftrace,profile",
+    "PYMEMTRACE_INCLUDE_BUILTINS=2")
 
 /* ---- good values -------------------------------------------------------- */
 

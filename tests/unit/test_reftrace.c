@@ -33,7 +33,7 @@ Test(reflog, golden_new_line)
                          "                         17 work                                        "
                          "    115376128        115376128\n";
     struct pmt_ref_fields f = {217627, (void *)0x7f1b18a406e0, 1, "LASSection", "example.py", 17,
-                               "work", 115376128, 115376128};
+                               "work", 115376128, 115376128, 0, 0};
     size_t n = fmt_ref_line(buf, "NEW", &f);
     cr_assert_eq(n, strlen(golden), "[%.*s]", (int)n, buf);
     cr_assert_eq(memcmp(buf, golden, n), 0, "[%.*s]", (int)n, buf);
@@ -73,6 +73,40 @@ Test(reflog, lines_match_printf)
         };
         check_line("NEW", &f);
         check_line("DEL", &f);
+    }
+}
+
+/* Random fields, mostly within the columns (the fast path) and sometimes
+ * not: every line must be snprintf's. */
+Test(reflog, random_lines_match_printf)
+{
+    static const char *const types[] = {"LASSection", "int", "collections.OrderedDict", "",
+                                        "a_type_name_of_exactly_32_chars_", "x"};
+    static const char *const files[] = {"example.py", "<frozen importlib._bootstrap>", "",
+                                        "/tmp/a/b.py"};
+    static const char *const funcs[] = {"work", "<module>", "", "f_name_of_exactly_forty_characters_here_",
+                                        "f_name_of_more_than_forty_characters_here_for_sure"};
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t r[8];
+        for (int k = 0; k < 8; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r[k] = x;
+        }
+        struct pmt_ref_fields f = {
+            .clock_us = r[0] % (i % 7 ? 100000000000ull : 10000000000000ull), /* printf: exact below 2^53 */
+            .address = (const void *)(uintptr_t)(i % 11 ? r[1] >> (8 + r[2] % 40) : r[1]),
+            .live = (int64_t)(r[2] % 2000001) - 1000000 + (i % 13 ? 0 : (int64_t)(r[3] >> 2)),
+            .type = types[r[3] % 6],
+            .file = files[r[4] % 4],
+            .line = (int)(r[5] % 20000) - 1000,
+            .func = funcs[r[6] % 5],
+            .rss = i % 17 ? r[7] % 100000000000ull : r[7] >> 1,
+            .drss = (int64_t)(r[0] % 200000001) - 100000000,
+        };
+        check_line(i % 2 ? "NEW" : "DEL", &f);
     }
 }
 
