@@ -47,8 +47,24 @@ int pmt_glibc_malloc(void);
  * one after the agent, else the one caller's object sees. */
 void *pmt_real_symbol(const char *name, void *caller);
 
+/* install.c: a SIGTERM that came while a line was being written waits for
+ * the line: pmt_write_end then completes the logs and raises it again. */
+extern volatile int pmt_signal_pending;
+void pmt_signal_resume(void);
+static inline void pmt_write_begin(void)
+{
+    pmt_log_writing++;
+}
+static inline void pmt_write_end(void)
+{
+    if (--pmt_log_writing == 0 && __builtin_expect(pmt_signal_pending, 0))
+        pmt_signal_resume();
+}
+
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);
 void pmt_finish(int python_usable);  /* LAST/EOF on every log; idempotent */
+/* The first MSG line's text, for this process (at install, in a fork child). */
+void pmt_set_info(const char *rss_source, uint32_t tid);
 
 #endif

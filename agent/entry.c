@@ -75,14 +75,82 @@ static int en_is_python_main(void)
     return strncmp(base, "python", 6) == 0;
 }
 
+/* PYMEMTRACE_CHILDREN=0: the environment this process passes on carries
+ * neither the agent (its entry in LD_PRELOAD) nor the PYMEMTRACE* settings.
+ * Done in the first Python process, before Py_Initialize, so that
+ * os.environ, which subprocess and multiprocessing hand to children, is made
+ * without them too. */
+static void en_keep_from_children(void)
+{
+    char names[64][128];
+    int n = 0;
+    for (char **e = environ; e && *e && n < 64; e++) {
+        size_t k = strcspn(*e, "=");
+        if (strncmp(*e, "PYMEMTRACE", 10) == 0 && k < sizeof names[0]) {
+            memcpy(names[n], *e, k);
+            names[n++][k] = '\0';
+        }
+    }
+    for (int i = 0; i < n; i++)
+        unsetenv(names[i]);
+    Dl_info self;
+    const char *preload = getenv("LD_PRELOAD");
+    if (!preload || !dladdr((void *)en_keep_from_children, &self) || !self.dli_fname)
+        return;
+    char kept[4096], self_real[4096], real[4096];
+    size_t len = 0;
+    if (!realpath(self.dli_fname, self_real))
+        snprintf(self_real, sizeof self_real, "%s", self.dli_fname);
+    const char *base = strrchr(self_real, '/');
+    base = base ? base + 1 : self_real;
+    for (const char *p = preload; *p;) {
+        size_t k = strcspn(p, " :");
+        char item[4096];
+        if (k > 0 && k < sizeof item) {
+            memcpy(item, p, k);
+            item[k] = '\0';
+            /* ours: the same file, or its bare name (found through the
+             * library path) */
+            int ours = (realpath(item, real) && strcmp(real, self_real) == 0) ||
+                       strcmp(item, base) == 0;
+            if (!ours && len + k + 2 < sizeof kept) {
+                if (len)
+                    kept[len++] = ' ';
+                memcpy(kept + len, item, k);
+                len += k;
+            }
+        }
+        p += k;
+        p += strspn(p, " :");
+    }
+    kept[len] = '\0';
+    if (len)
+        setenv("LD_PRELOAD", kept, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
 static void en_after_fork_child(void)
 {
     if (!pmt.active)
         return;
+    if (!pmt.cfg.children) {
+        /* Only the first process is traced: the hooks stay in (no Python
+         * API here) but find no log to write. */
+        writer_after_fork_child();
+        pmt.active = 0;
+        for (int i = 0; i < PMT_NLOGS; i++) {
+            tracelog_forget_after_fork(&pmt.logs[i]); /* closes the child's descriptor */
+            pmt.logs[i].state = PMT_LOG_UNUSED;
+        }
+        return;
+    }
     writer_after_fork_child();
     pmt.owner = getpid();
     pmt.ordinal = 0;
-    rss_reopen_after_fork(pmt_glibc_malloc());
+    char source[320] = "";
+    rss_reopen_after_fork(pmt_glibc_malloc(), source, sizeof source);
+    pmt_set_info(source, (uint32_t)syscall(SYS_gettid)); /* the child's pid */
     pmt_hooks_after_fork();
     for (int i = 0; i < PMT_NLOGS; i++)
         tracelog_forget_after_fork(&pmt.logs[i]);
@@ -101,6 +169,10 @@ static void en_attach(void *handle, int python_main)
         pmt_say(why, "; not tracing", NULL);
         return;
     }
+    /* The first Python process: a shell or a pyenv shim on the way passes
+     * the agent on untouched. */
+    if (!pmt.cfg.children)
+        en_keep_from_children();
     if (pmt.cfg.function) {
         pmt_say("PYMEMTRACE_FUNCTION is not implemented in this version; not tracing", NULL);
         return;

@@ -211,8 +211,11 @@ static __attribute__((noinline)) void hk_record_slow(int log, pmt_frame *frame, 
     }
     e->ticks = ticks;
     hk_fill(e, frame, what, arg);
-    if (e == &ev)
+    if (e == &ev) {
+        pmt_write_begin();
         tracelog_event(lg, &ev);
+        pmt_write_end();
+    }
 }
 
 /* A quiet event reads the clock once in PMT_CLOCK_EVERY (rss.h). */

@@ -10,6 +10,9 @@
  * settrace, on every threading.Thread started later. An atexit callback
  * registered first (so it runs last of the atexit callbacks) closes the logs
  * at the last point Python is still usable (NOTES §6). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -154,7 +157,78 @@ static int in_call_with(const char *module, const char *attr, struct pmt_methodd
     return rc;
 }
 
+/* ---- SIGTERM ---------------------------------------------------------------
+ * A process ended by SIGTERM with its default action (multiprocessing's
+ * Pool.terminate(), a service manager) runs neither atexit nor destructors.
+ * Where the program leaves SIGTERM at its default, the agent's handler
+ * completes the logs (a MSG line saying so, LAST, EOF; no Python API), puts
+ * the default back and raises the signal again, so the process still dies
+ * of it. Python's signal module, which read the disposition at start-up,
+ * goes on reporting SIG_DFL; a handler the program sets replaces ours. */
+
+volatile int pmt_signal_pending;
+
+static void in_end_by_signal(void)
+{
+    if (pmt.active && getpid() == pmt.owner) {
+        for (int i = 0; i < PMT_NLOGS; i++) {
+            const char *text = "killed by signal 15 (SIGTERM)";
+            if (pmt.logs[i].ref)
+                tracelog_ref_msg(&pmt.logs[i], "MSG", pmt_clock_us(), text);
+            else
+                tracelog_msg(&pmt.logs[i], pmt_clock_us(), text);
+        }
+        pmt_finish(0);
+    }
+    signal(SIGTERM, SIG_DFL);
+    raise(SIGTERM); /* delivered once signals are unblocked: the default action */
+}
+
+static void in_on_sigterm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    /* A line being written when the signal came (on this thread or another):
+     * its buffer is the interrupted code's; the writer finishes the line,
+     * then pmt_write_end comes back here. */
+    if (pmt_log_writing)
+        pmt_signal_pending = 1;
+    else
+        in_end_by_signal();
+    errno = saved;
+}
+
+void pmt_signal_resume(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pmt_signal_pending = 0;
+    in_end_by_signal();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void in_watch_sigterm(void)
+{
+    struct sigaction old, sa;
+    if (sigaction(SIGTERM, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+        old.sa_handler != SIG_DFL)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = in_on_sigterm;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* ---- install ------------------------------------------------------------ */
+
+void pmt_set_info(const char *rss_source, uint32_t tid)
+{
+    snprintf(pmt.info, sizeof pmt.info,
+             "pymemtrace agent %s, pid %d, Python %s; %s; thread native_id=%u", PMT_VERSION,
+             (int)getpid(), pmt.py.version.text, rss_source, tid);
+}
 
 static void in_install(void)
 {
@@ -172,8 +246,7 @@ static void in_install(void)
         pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
         return;
     }
-    snprintf(pmt.info, sizeof pmt.info, "pymemtrace agent %s, pid %d, Python %s; %s; thread native_id=%u",
-             PMT_VERSION, (int)getpid(), pmt.py.version.text, source, tid);
+    pmt_set_info(source, tid);
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (!(pmt.cfg.modes & in_modes[i]))
             continue;
@@ -203,6 +276,7 @@ static void in_install(void)
     }
     if (pmt.logs[PMT_LOG_REF].state == PMT_LOG_OPEN)
         rt_start(rss_read());
+    in_watch_sigterm();
 }
 
 void pmt_finish(int python_usable)

@@ -178,7 +178,9 @@ static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type
         .func_len = func_len,
     };
     rt_last_rss = rss_now;
+    pmt_write_begin();
     tracelog_ref_line(lg, event == PMT_REF_CREATE ? "NEW" : "DEL", &f, pmt_hooks_thread());
+    pmt_write_end();
 }
 
 /* ---- the tracer ---------------------------------------------------------- */

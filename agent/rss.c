@@ -305,9 +305,8 @@ int rss_open(int source, int glibc_malloc, char *desc, size_t desclen)
     return 0;
 }
 
-void rss_reopen_after_fork(int glibc_malloc)
+void rss_reopen_after_fork(int glibc_malloc, char *desc, size_t desclen)
 {
-    char desc[320];
     if (rss_statm_fd < 0)
         return;
     /* The parent's rings are not mapped in a child (perf maps are not
@@ -318,5 +317,5 @@ void rss_reopen_after_fork(int glibc_malloc)
     close(rss_statm_fd);
     rss_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     pmt_watch_alloc = glibc_malloc;
-    rss_choose(desc, sizeof desc);
+    rss_choose(desc, desclen);
 }

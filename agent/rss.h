@@ -90,7 +90,8 @@ void rss_clock_init(void);  /* at load: the clock's origin */
  * free()'s falls can be seen. Writes what was chosen into desc. 0, or -1 if
  * not even statm can be read. */
 int rss_open(int source, int glibc_malloc, char *desc, size_t desclen);
-void rss_reopen_after_fork(int glibc_malloc);
+/* In a forked child; writes what was chosen into desc, as rss_open. */
+void rss_reopen_after_fork(int glibc_malloc, char *desc, size_t desclen);
 uint64_t rss_refresh(uint64_t heads);
 uint64_t rss_read_slow(void);
 

@@ -19,6 +19,7 @@
 #define TRACELOG_FLUSH_NS 1000000000LL
 
 volatile int pmt_log_failed;
+volatile int pmt_log_writing;
 
 static size_t tl_strlen(const char *s)
 {

@@ -130,6 +130,9 @@ void tracelog_forget_after_fork(struct pmt_log *lg);
 
 /* Set when a write failed: the agent stops tracing. */
 extern volatile int pmt_log_failed;
+/* Non-zero while the agent writes a line outside the hot path: a signal
+ * handler must then leave the buffers alone. */
+extern volatile int pmt_log_writing;
 
 /* One line on stderr: "pymemtrace: " + the NULL-terminated list of pieces +
  * "\n", in one write(2), without stdio or malloc. */

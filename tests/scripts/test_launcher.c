@@ -160,7 +160,7 @@ Test(launcher, help_documents_every_flag)
         "LD_PRELOAD", "--reftrace", "PYMEMTRACE=reftrace", "--include-types",
         "PYMEMTRACE_INCLUDE_TYPES", "--exclude-types", "PYMEMTRACE_EXCLUDE_TYPES",
         "--include-builtins", "PYMEMTRACE_INCLUDE_BUILTINS=1", "--gc-collect-on-exit",
-        "PYMEMTRACE_GC_COLLECT_ON_EXIT",
+        "PYMEMTRACE_GC_COLLECT_ON_EXIT", "--no-children", "PYMEMTRACE_CHILDREN=0",
     };
     const char *opts[] = {"--help", "-h"};
     for (size_t o = 0; o < 2; o++) {
@@ -294,13 +294,14 @@ Test(launcher, exports_the_reftrace_settings)
     const char *script = "env | grep '^PYMEMTRACE' | LC_ALL=C sort";
     const char *const args[] = {"--reftrace", "--profile", "--include-types", "LASSection,Curve",
                                 "--exclude-types=Curve", "--include-builtins",
-                                "--gc-collect-on-exit", "-1", "--library", sup_agent(), "--",
-                                NULL};
+                                "--gc-collect-on-exit", "-1", "--no-children", "--library",
+                                sup_agent(), "--", NULL};
     struct sup_result r;
     lt_capture(NULL, dir, args, script, NULL, &r);
     char want[2 * PATH_MAX];
     snprintf(want, sizeof want,
              "PYMEMTRACE=profile,reftrace\n"
+             "PYMEMTRACE_CHILDREN=0\n"
              "PYMEMTRACE_EXCLUDE_TYPES=Curve\n"
              "PYMEMTRACE_GC_COLLECT_ON_EXIT=-1\n"
              "PYMEMTRACE_INCLUDE_BUILTINS=1\n"
