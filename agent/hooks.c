@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/native.h"
 #include "agent/rss.h"
 
 static __thread uint32_t hk_tid __attribute__((tls_model("initial-exec")));
@@ -212,6 +213,11 @@ static __attribute__((noinline)) void hk_record_slow(int log, pmt_frame *frame, 
     e->ticks = ticks;
     hk_fill(e, frame, what, arg);
     if (e == &ev) {
+        struct pmt_native_frame frames[PMT_NATIVE_MAX];
+        ev.native = frames;
+        ev.nnative = 0;
+        if (pmt.cfg.native_stack && lg->have_first) /* a NEXT (quiet_slot said) */
+            ev.nnative = native_capture(frames, pmt.cfg.native_stack);
         pmt_write_begin();
         tracelog_event(lg, &ev);
         pmt_write_end();

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/native.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
 
@@ -245,6 +246,17 @@ static void in_install(void)
     if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
         pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
         return;
+    }
+    if (pmt.cfg.native_stack) {
+        char why[128];
+        size_t n = strlen(source);
+        if (native_open(why, sizeof why) != 0) {
+            pmt_say("PYMEMTRACE_NATIVE_STACK: ", why, "; logging without native stacks", NULL);
+            pmt.cfg.native_stack = 0;
+        } else {
+            snprintf(source + n, sizeof source - n, "; NAT lines: up to %d native frames (libunwind)",
+                     pmt.cfg.native_stack);
+        }
     }
     pmt_set_info(source, tid);
     for (int i = 0; i < PMT_NLOGS; i++) {

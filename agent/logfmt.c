@@ -433,6 +433,56 @@ size_t fmt_ref_msg(char *buf, const char *prefix, uint64_t clock_us, const char 
     return n;
 }
 
+/* ---- native stacks -------------------------------------------------------- */
+
+static size_t fmt_hex(char *buf, uintptr_t v, int width)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[2 * sizeof v];
+    int k = 0;
+    do {
+        tmp[k++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    size_t n = 0;
+    for (int i = k; i < width; i++)
+        buf[n++] = '0';
+    while (k)
+        buf[n++] = tmp[--k];
+    return n;
+}
+
+size_t fmt_native_line(char *buf, const struct pmt_native_frame *frames, int n)
+{
+    size_t len = fmt_lit(buf, "NAT:  ");
+    for (int i = 0; i < n; i++) {
+        const struct pmt_native_frame *f = &frames[i];
+        const char *lib = f->lib && *f->lib ? f->lib : "?";
+        const char *sym = f->sym && *f->sym ? f->sym : "?";
+        size_t lib_len = strnlen(lib, 256), sym_len = strnlen(sym, 512);
+        if (len + lib_len + sym_len + 64 > PMT_LINE_MAX - 2)
+            break; /* what fits */
+        if (i)
+            len += fmt_lit(buf + len, " | ");
+        buf[len++] = '#';
+        len += fmt_u64(buf + len, (uint64_t)i);
+        len += fmt_lit(buf + len, " 0x");
+        len += fmt_hex(buf + len, f->pc, 16);
+        buf[len++] = ' ';
+        memcpy(buf + len, lib, lib_len);
+        len += lib_len;
+        buf[len++] = ' ';
+        memcpy(buf + len, sym, sym_len);
+        len += sym_len;
+        if (f->sym && *f->sym) {
+            len += fmt_lit(buf + len, "+0x");
+            len += fmt_hex(buf + len, f->off, 1);
+        }
+    }
+    buf[len++] = '\n';
+    return len;
+}
+
 /* Appends s to buf[*n] if it fits (keeping room for the NUL). */
 static int fmt_put(char *buf, size_t cap, size_t *n, const char *s, size_t len)
 {

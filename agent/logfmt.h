@@ -70,6 +70,19 @@ size_t fmt_ref_msg(char *buf, const char *prefix, uint64_t clock_us, const char 
 /* printf's %p: "0x" and lower-case hex digits, "(nil)" for NULL. */
 size_t fmt_ptr(char *buf, const void *p);
 
+/* One native frame of a NAT: line. lib and sym may be NULL (unknown). */
+struct pmt_native_frame {
+    uintptr_t pc;
+    const char *lib;   /* the object's file name, without its folder */
+    const char *sym;
+    uintptr_t off;     /* pc - the symbol's address */
+};
+
+/* "NAT:  " then, innermost first and separated by " | ", each frame as
+ * "#<i> 0x<pc, 16 hex digits> <lib or ?> <sym or ?>+0x<off>" (no +0x<off>
+ * when the symbol is unknown), then "\n". Cut before PMT_LINE_MAX. */
+size_t fmt_native_line(char *buf, const struct pmt_native_frame *frames, int n);
+
 /* Generated log name: YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O>_<depth>_PY<version>.log
  * (t in UTC). Returns the length, NUL-terminated, or 0 if cap is too small. */
 size_t fmt_log_name(char *buf, size_t cap, time_t t, unsigned n, pid_t pid, char mode_letter,

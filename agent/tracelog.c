@@ -334,13 +334,22 @@ void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev)
             if (lg->prev.n > lg->logged.n)
                 tl_line(lg, "PREV", &lg->prev);
             tl_line(lg, "NEXT", ev);
+            if (ev->nnative) {
+                char *p = tl_reserve(lg);
+                if (p)
+                    lg->len += fmt_native_line(p, ev->native, ev->nnative);
+            }
             lg->logged = *ev;
+            lg->logged.native = NULL;
+            lg->logged.nnative = 0;
             if (lg->write_through || lg->cap - lg->len < 2 * PMT_LINE_MAX ||
                 tl_now_ns() - lg->last_flush_ns >= TRACELOG_FLUSH_NS)
                 tracelog_flush(lg);
         }
     }
     lg->prev = *ev;
+    lg->prev.native = NULL;
+    lg->prev.nnative = 0;
     lg->nevents = ev->n + 1;
 }
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct pmt_native_frame;
+
 /* Where events happen: one per code object, owned by the hooks' cache. */
 struct pmt_site {
     const void *code;  /* the code object (kept alive by the cache) */
@@ -30,6 +32,10 @@ struct pmt_event {
     const char *const *cfunc;     /* C events: where the C function's name is
                                      (PyMethodDef.ml_name, static) */
     uint32_t thread;              /* native thread id */
+    /* A NEXT line's native stack (PYMEMTRACE_NATIVE_STACK), written after
+     * it; only tracelog_event's own argument carries one. */
+    const struct pmt_native_frame *native;
+    int nnative;
 };
 
 #define PMT_LOG_NBUF 4

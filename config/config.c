@@ -375,6 +375,24 @@ static enum cfg_result cfg_parse_gc_collect_on_exit(const char *value, struct pm
     return cfg_bad(why, "not one of -1, 0, 1, 2");
 }
 
+/* A plain decimal 0..PMT_NATIVE_MAX: no sign, no leading zero, no suffix. */
+static enum cfg_result cfg_parse_native_stack(const char *value, struct pmt_config *out,
+                                              struct cfg_buf *why)
+{
+    if (value[0] == '\0')
+        return cfg_bad(why, "empty");
+    int n = 0;
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9' || (p == value && *p == '0' && p[1]))
+            return cfg_bad(why, "not a number of frames");
+        n = n * 10 + (*p - '0');
+        if (n > PMT_NATIVE_MAX)
+            return cfg_bad(why, "more than 64 frames");
+    }
+    out->native_stack = n;
+    return CFG_OK;
+}
+
 static enum cfg_result cfg_parse_rss(const char *value, struct pmt_config *out,
                                      struct cfg_buf *why)
 {
@@ -420,6 +438,8 @@ static const struct cfg_setting cfg_table[] = {
      "-1 (no collection) or a generation 0, 1 or 2"},
     {"PYMEMTRACE_CHILDREN", cfg_parse_children, "0 or 1"},
     {"PYMEMTRACE_QUIET", cfg_parse_quiet, "0 or 1"},
+    {"PYMEMTRACE_NATIVE_STACK", cfg_parse_native_stack,
+     "0 (no native stacks) or a number of frames from 1 to 64"},
     {"PYMEMTRACE_RSS", cfg_parse_rss,
      "auto (page-fault events, statm on change), statm (every event) or check (both, compared)"},
 };

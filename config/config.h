@@ -34,8 +34,11 @@ struct pmt_config {
     int gc_collect_on_exit;    /* -1, 0, 1 or 2 */
     int children;              /* 0 or 1 */
     int rss_source;            /* PMT_RSS_* */
+    int native_stack;          /* frames after each NEXT line, 0: none (PMT_NATIVE_MAX at most) */
     int quiet;                 /* 0 or 1 */
 };
+
+#define PMT_NATIVE_MAX 64
 
 /* Longest message cfg_parse writes, terminating NUL included. */
 #define PMT_CFG_ERRLEN 512

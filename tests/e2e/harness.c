@@ -791,13 +791,46 @@ static const char *parse_event(struct pmt_line *l)
     return "no Line column after the File column";
 }
 
+const char *pmt_nat_check(const char *raw)
+{
+    const char *p = raw + 6;
+    for (int i = 0;; i++) {
+        int idx = -1, used = 0;
+        char pc[32] = "";
+        if (sscanf(p, "#%d 0x%31[0-9a-f]%n", &idx, pc, &used) != 2 || idx != i || strlen(pc) != 16)
+            return pmt_strf("frame %d: expected '#%d 0x<16 hex digits>' at '%.40s'", i, i, p);
+        p += used;
+        if (*p++ != ' ')
+            return "no library after the address";
+        size_t lib = strcspn(p, " ");
+        if (!lib || p[lib] != ' ')
+            return "no symbol after the library";
+        p += lib + 1;
+        size_t sym = strcspn(p, " ");
+        if (!sym)
+            return "an empty symbol";
+        const char *plus = memchr(p, '+', sym);
+        if (plus && (strncmp(plus, "+0x", 3) || plus + 3 >= p + sym))
+            return "a symbol offset not written +0x<hex>";
+        if (!plus && !(sym == 1 && *p == '?'))
+            return "a known symbol without its offset";
+        p += sym;
+        if (!*p)
+            return NULL;
+        if (strncmp(p, " | ", 3))
+            return pmt_strf("frames must be separated by ' | ' at '%.20s'", p);
+        p += 3;
+    }
+}
+
 static void classify(struct pmt_line *l, bool first)
 {
     static const struct {
         const char *prefix;
         enum pmt_kind kind;
     } kinds[] = {{"HDR: ", PMT_K_HDR},   {"MSG: ", PMT_K_MSG},   {"FRST: ", PMT_K_FRST},
-                 {"NEXT: ", PMT_K_NEXT}, {"PREV: ", PMT_K_PREV}, {"LAST: ", PMT_K_LAST}};
+                 {"NEXT: ", PMT_K_NEXT}, {"PREV: ", PMT_K_PREV}, {"LAST: ", PMT_K_LAST},
+                 {"NAT:  ", PMT_K_NAT}};
     l->kind = PMT_K_OTHER;
     if (!strcmp(l->raw, "SOF"))
         l->kind = PMT_K_SOF;
@@ -895,6 +928,13 @@ char *pmt_log_validate(const struct pmt_log *log, const char *message)
         if (l->kind == PMT_K_MSG || pmt_is_event(l->kind)) {
             if (l->perr)
                 return line_err(log, l, "%s line: %s", kind_prefix(l->kind), l->perr);
+        } else if (l->kind == PMT_K_NAT) {
+            if (log->lines[i - 1].kind != PMT_K_NEXT)
+                return line_err(log, l, "a NAT line not right after a NEXT line");
+            const char *why = pmt_nat_check(l->raw);
+            if (why)
+                return line_err(log, l, "NAT line: %s", why);
+            continue;
         } else if (l->kind == PMT_K_EOF) {
             return line_err(log, l, "EOF before any LAST line");
         } else {

@@ -126,7 +126,9 @@ void pmt_fini(void);
 
 enum pmt_kind {
     PMT_K_MESSAGE, PMT_K_SOF, PMT_K_HDR, PMT_K_MSG,
-    PMT_K_FRST, PMT_K_NEXT, PMT_K_PREV, PMT_K_LAST, PMT_K_EOF, PMT_K_OTHER
+    PMT_K_FRST, PMT_K_NEXT, PMT_K_PREV, PMT_K_LAST, PMT_K_EOF,
+    PMT_K_NAT,   /* a NEXT line's native stack (PYMEMTRACE_NATIVE_STACK) */
+    PMT_K_OTHER
 };
 
 struct pmt_line {
@@ -161,6 +163,8 @@ struct pmt_log {
 struct pmt_log *pmt_log_parse(const char *text, size_t len, const char *path);
 struct pmt_log *pmt_log_load(const char *path);
 bool pmt_is_event(enum pmt_kind k);   /* FRST NEXT PREV LAST */
+/* NULL if raw is a well-formed "NAT:  #0 0x... lib sym+0x.. | #1 ..." line, else why not. */
+const char *pmt_nat_check(const char *raw);
 
 /* The exact lines SPEC.md prescribes, NUL-terminated, no '\n'. */
 void pmt_fmt_hdr(char *buf, size_t cap);

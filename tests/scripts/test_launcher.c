@@ -161,6 +161,7 @@ Test(launcher, help_documents_every_flag)
         "PYMEMTRACE_INCLUDE_TYPES", "--exclude-types", "PYMEMTRACE_EXCLUDE_TYPES",
         "--include-builtins", "PYMEMTRACE_INCLUDE_BUILTINS=1", "--gc-collect-on-exit",
         "PYMEMTRACE_GC_COLLECT_ON_EXIT", "--no-children", "PYMEMTRACE_CHILDREN=0",
+        "--native", "PYMEMTRACE_NATIVE_STACK",
     };
     const char *opts[] = {"--help", "-h"};
     for (size_t o = 0; o < 2; o++) {
@@ -294,8 +295,8 @@ Test(launcher, exports_the_reftrace_settings)
     const char *script = "env | grep '^PYMEMTRACE' | LC_ALL=C sort";
     const char *const args[] = {"--reftrace", "--profile", "--include-types", "LASSection,Curve",
                                 "--exclude-types=Curve", "--include-builtins",
-                                "--gc-collect-on-exit", "-1", "--no-children", "--library",
-                                sup_agent(), "--", NULL};
+                                "--gc-collect-on-exit", "-1", "--no-children", "--native=16",
+                                "--library", sup_agent(), "--", NULL};
     struct sup_result r;
     lt_capture(NULL, dir, args, script, NULL, &r);
     char want[2 * PATH_MAX];
@@ -306,7 +307,8 @@ Test(launcher, exports_the_reftrace_settings)
              "PYMEMTRACE_GC_COLLECT_ON_EXIT=-1\n"
              "PYMEMTRACE_INCLUDE_BUILTINS=1\n"
              "PYMEMTRACE_INCLUDE_TYPES=LASSection,Curve\n"
-             "PYMEMTRACE_LOG_DIR=%s\n",
+             "PYMEMTRACE_LOG_DIR=%s\n"
+             "PYMEMTRACE_NATIVE_STACK=16\n",
              dir);
     cr_expect_str_eq(r.out, want);
     sup_free(&r);
@@ -321,6 +323,9 @@ Test(launcher, bad_reftrace_values)
                           "--exclude-types");
     lt_expect_usage_error((const char *const[]){"--gc-collect-on-exit", "3", NULL}, 1,
                           "--gc-collect-on-exit");
+    lt_expect_usage_error((const char *const[]){"--native", "0", NULL}, 1, "--native");
+    lt_expect_usage_error((const char *const[]){"--native", "65", NULL}, 1, "--native");
+    lt_expect_usage_error((const char *const[]){"--native", "08", NULL}, 1, "--native");
     lt_expect_usage_error((const char *const[]){"--include-builtins=1", NULL}, 1,
                           "--include-builtins");
     lt_expect_usage_error((const char *const[]){"--reftrace", "--trace", "--log-file", "run.log",

@@ -29,7 +29,7 @@
     "PYMEMTRACE, PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "          \
     "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "                   \
     "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "      \
-    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_RSS"
+    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS"
 
 /* The whole message for a bad value, from literal pieces. */
 #define BAD(name, value, reason, accepted) \
@@ -750,7 +750,7 @@ Test(config_unknown, known_list)
               "PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "
               "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "
               "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "
-              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_RSS)");
+              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS)");
     /* Too far from every known name to guess. */
     parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_HEAPSIZE=1"),
               "PYMEMTRACE_HEAPSIZE is not a pymemtrace setting (known: " KNOWN_LIST ")");
@@ -896,4 +896,45 @@ Test(config_free, zeroes_everything)
     cfg_free(&cfg);
     assert_zeroed(&cfg);
     cr_assert_eq(cfg.modes, 0u);
+}
+
+/* ---- PYMEMTRACE_NATIVE_STACK --------------------------------------------- */
+
+#define ACC_NATIVE "0 (no native stacks) or a number of frames from 1 to 64"
+
+Test(config_native, good_values)
+{
+    static const struct {
+        const char *value;
+        int expect;
+    } cases[] = {{"0", 0}, {"1", 1}, {"8", 8}, {"16", 16}, {"64", 64}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct pmt_config cfg = parse_one_ok("PYMEMTRACE_NATIVE_STACK", cases[i].value);
+        cr_assert_eq(cfg.native_stack, cases[i].expect, "%s", cases[i].value);
+    }
+    struct pmt_config cfg = parse_one_ok("PYMEMTRACE_QUIET", "0");
+    cr_assert_eq(cfg.native_stack, 0, "off by default");
+}
+
+Test(config_native, bad_values)
+{
+    static const struct {
+        const char *value;
+        const char *reason;
+    } cases[] = {
+        {"", "empty"},
+        {"65", "more than 64 frames"},
+        {"1000000000000", "more than 64 frames"},
+        {"-1", "not a number of frames"},
+        {"+8", "not a number of frames"},
+        {"08", "not a number of frames"},
+        {"8 ", "not a number of frames"},
+        {"eight", "not a number of frames"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        parse_one_bad("profile", "PYMEMTRACE_NATIVE_STACK", cases[i].value, cases[i].reason,
+                      ACC_NATIVE);
+    parse_bad(ENV("PYMEMTRACE=trace", "PYMEMTRACE_NATIVE_STACK=65"),
+              "PYMEMTRACE_NATIVE_STACK='65' is not valid (more than 64 frames); "
+              "accepted: 0 (no native stacks) or a number of frames from 1 to 64");
 }

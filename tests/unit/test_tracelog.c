@@ -61,7 +61,7 @@ static void open_log(int64_t trigger, const char *message)
 static void ev(uint64_t n, uint64_t rss, const struct pmt_site *site, int line, int what,
                uint32_t thread)
 {
-    struct pmt_event e = {n, 1000 + n, rss, site, line * 2, what, NULL, thread};
+    struct pmt_event e = {n, 1000 + n, rss, site, line * 2, what, NULL, thread, NULL, 0};
     tracelog_event(&lg, &e);
 }
 
@@ -210,7 +210,7 @@ Test(tracelog, c_events_show_the_c_function)
 {
     open_log(0, NULL);
     static const char *const len_name = "len";
-    struct pmt_event e = {0, 1000, 4096, &site_a, 8, 4, &len_name, 100};
+    struct pmt_event e = {0, 1000, 4096, &site_a, 8, 4, &len_name, 100, NULL, 0};
     tracelog_event(&lg, &e);
     tracelog_close(&lg);
     const char *want[] = {
