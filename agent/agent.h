@@ -42,6 +42,8 @@ int pmt_glibc_malloc(void);
 
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);
-void pmt_finish(int python_usable);  /* LAST/EOF on every log; idempotent */
+void pmt_finish(int python_usable);  /* LAST/EOF on every log, STOP on the sampler's; idempotent */
+void pmt_fork_prepare(void);         /* pthread_atfork handlers: agent threads end before */
+void pmt_fork_parent(void);          /* a fork and start again after it */
 
 #endif

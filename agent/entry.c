@@ -24,6 +24,7 @@
 
 #include "agent/agent.h"
 #include "agent/rss.h"
+#include "agent/sampler.h"
 #include "agent/writer.h"
 
 struct pmt_agent pmt;
@@ -76,15 +77,16 @@ static int en_is_python_main(void)
 
 static void en_after_fork_child(void)
 {
-    if (!pmt.active)
-        return;
-    writer_after_fork_child();
-    pmt.owner = getpid();
-    pmt.ordinal = 0;
-    rss_reopen_after_fork(pmt_glibc_malloc());
-    pmt_hooks_after_fork();
-    for (int i = 0; i < PMT_NLOGS; i++)
-        tracelog_forget_after_fork(&pmt.logs[i]);
+    pmt.ordinal = 0; /* the child's logs count from 0 */
+    if (pmt.active) {
+        writer_after_fork_child();
+        pmt.owner = getpid();
+        rss_reopen_after_fork(pmt_glibc_malloc());
+        pmt_hooks_after_fork();
+        for (int i = 0; i < PMT_NLOGS; i++)
+            tracelog_forget_after_fork(&pmt.logs[i]);
+    }
+    sampler_after_fork_child(&pmt.ordinal);
 }
 
 static void en_attach(void *handle, int python_main)
@@ -106,7 +108,7 @@ static void en_attach(void *handle, int python_main)
     }
     if (pmt.cfg.modes & PMT_MODE_REFTRACE) {
         pmt_say("reftrace is not implemented in this version; the other modes still run", NULL);
-        if (!(pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE)))
+        if (!(pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_SAMPLE)))
             return;
     }
     pmt.python_main = python_main;
@@ -117,7 +119,7 @@ static void en_attach(void *handle, int python_main)
     pmt.env.d_rss_trigger = pmt.cfg.d_rss_trigger;
     pmt.env.quiet = pmt.cfg.quiet;
     pmt.env.info = pmt.info; /* written at install, once the RSS source is known */
-    pthread_atfork(writer_stop, NULL, en_after_fork_child);
+    pthread_atfork(pmt_fork_prepare, pmt_fork_parent, en_after_fork_child);
     if (pmt.py.api.PySys_AddAuditHook(pmt_audit_hook, NULL) != 0)
         pmt_say("cannot add an audit hook; not tracing", NULL);
 }

@@ -345,3 +345,97 @@ size_t fmt_log_pattern(char *buf, size_t cap, const char *pattern, pid_t pid, ch
     buf[len] = '\0';
     return len;
 }
+
+/* ---- the sampler's lines --------------------------------------------------- */
+
+static size_t fmt_zero_padded(char *buf, uint64_t v, size_t width)
+{
+    char tmp[24];
+    size_t n = fmt_u64(tmp, v), pad = n < width ? width - n : 0;
+    memset(buf, '0', pad);
+    memcpy(buf + pad, tmp, n);
+    return pad + n;
+}
+
+/* YYYY-MM-DD HH:MM:SS */
+static size_t fmt_datetime(char *buf, const struct tm *tm)
+{
+    size_t n = fmt_zero_padded(buf, (uint64_t)tm->tm_year + 1900, 4);
+    buf[n++] = '-';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_mon + 1, 2);
+    buf[n++] = '-';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_mday, 2);
+    buf[n++] = ' ';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_hour, 2);
+    buf[n++] = ':';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_min, 2);
+    buf[n++] = ':';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_sec, 2);
+    return n;
+}
+
+/* Seconds with six decimals, a JSON number. */
+static size_t fmt_seconds(char *buf, uint64_t us)
+{
+    size_t n = fmt_u64(buf, us / 1000000u);
+    buf[n++] = '.';
+    return n + fmt_zero_padded(buf + n, us % 1000000u, 6);
+}
+
+/* `"key": <integer>` and `"key": <seconds>`, after sep. */
+static size_t fmt_json_u64(char *buf, const char *sep, const char *key, uint64_t v)
+{
+    size_t n = fmt_lit(buf, sep);
+    buf[n++] = '"';
+    n += fmt_lit(buf + n, key);
+    n += fmt_lit(buf + n, "\": ");
+    return n + fmt_u64(buf + n, v);
+}
+
+static size_t fmt_json_seconds(char *buf, const char *sep, const char *key, uint64_t us)
+{
+    size_t n = fmt_lit(buf, sep);
+    buf[n++] = '"';
+    n += fmt_lit(buf + n, key);
+    n += fmt_lit(buf + n, "\": ");
+    return n + fmt_seconds(buf + n, us);
+}
+
+size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fields *f)
+{
+    /* The prefix: logging's asctime has milliseconds after a comma. */
+    size_t n = fmt_datetime(buf, &f->local);
+    buf[n++] = ',';
+    n += fmt_zero_padded(buf + n, f->usec / 1000u, 3);
+    n += fmt_lit(buf + n, " - libpymemtrace.so#0 - ");
+    n += fmt_u64_right(buf + n, (uint64_t)f->pid, 5);
+    n += fmt_lit(buf + n, " - (pymemtrace) - INFO     - ");
+    n += fmt_lit(buf + n, mark);
+    /* The JSON object, as json.dumps writes pymemtrace's dict. */
+    n += fmt_lit(buf + n, " {\"timestamp\": \"");
+    n += fmt_datetime(buf + n, &f->local);
+    buf[n++] = '.';
+    n += fmt_zero_padded(buf + n, f->usec, 6);
+    n += fmt_lit(buf + n, "\", \"memory_info\": {");
+    n += fmt_json_u64(buf + n, "", "rss", f->rss);
+    n += fmt_json_u64(buf + n, ", ", "vms", f->vms);
+    n += fmt_json_u64(buf + n, ", ", "shared", f->shared);
+    n += fmt_json_u64(buf + n, ", ", "text", f->text);
+    n += fmt_json_u64(buf + n, ", ", "lib", f->lib);
+    n += fmt_json_u64(buf + n, ", ", "data", f->data);
+    n += fmt_json_u64(buf + n, ", ", "dirty", f->dirty);
+    n += fmt_json_u64(buf + n, ", ", "peak_rss", f->peak_rss);
+    n += fmt_json_u64(buf + n, ", ", "pfaults", f->pfaults);
+    n += fmt_json_u64(buf + n, ", ", "pageins", f->pageins);
+    n += fmt_lit(buf + n, "}, \"cpu_times\": {");
+    n += fmt_json_seconds(buf + n, "", "user", f->user_us);
+    n += fmt_json_seconds(buf + n, ", ", "system", f->system_us);
+    n += fmt_json_seconds(buf + n, ", ", "children_user", f->children_user_us);
+    n += fmt_json_seconds(buf + n, ", ", "children_system", f->children_system_us);
+    n += fmt_json_seconds(buf + n, ", ", "iowait", f->iowait_us);
+    n += fmt_lit(buf + n, "}");
+    n += fmt_json_seconds(buf + n, ", ", "elapsed_time", f->elapsed_us);
+    n += fmt_json_u64(buf + n, ", ", "pid", (uint64_t)f->pid);
+    n += fmt_lit(buf + n, "}\n");
+    return n;
+}

@@ -69,6 +69,8 @@ struct pmt_capi {
     pmt_tstate *(*PyInterpreterState_ThreadHead)(pmt_interp *interp);
     pmt_tstate *(*PyThreadState_Next)(pmt_tstate *ts);
     int (*PyGILState_Check)(void);
+    int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
+    pmt_tstate *(*PyThreadState_GetUnchecked)(void);                          /* optional: 3.13+ */
     pmt_obj *none;  /* &_Py_NoneStruct */
 };
 
@@ -81,6 +83,20 @@ struct pmt_layout {
     int lasti_scale;   /* bytes per f_lasti unit: 1 (3.8, 3.9), 2 (3.10: instructions) */
     int co_filename;
     int co_name;
+    /* os.fork() on 3.12+ warns when the process has another thread (NOTES
+     * §6): when it counts them, PMT_FORK_COUNT_*. */
+    int fork_count;
+    /* 3.13 (else -1): the thread state's current interpreter frame, and a
+     * frame's caller and instruction, to tell whether os.fork() has returned. */
+    int ts_frame;
+    int iframe_previous;
+    int iframe_instr;
+};
+
+enum {
+    PMT_FORK_COUNT_NONE,  /* 3.8-3.11: no warning */
+    PMT_FORK_COUNT_FIRST, /* 3.12: right after fork(), before any Python code runs */
+    PMT_FORK_COUNT_LATE,  /* 3.13: after the os.register_at_fork after_in_parent callbacks */
 };
 
 struct pmt_shim {
@@ -125,6 +141,23 @@ static inline pmt_obj *shim_code_filename(const struct pmt_shim *s, pmt_obj *cod
 static inline pmt_obj *shim_code_name(const struct pmt_shim *s, pmt_obj *code)
 {
     return *(pmt_obj *const *)((const char *)code + s->layout.co_name);
+}
+
+/* 3.13's interpreter frames (layout.ts_frame >= 0), as plain loads of the
+ * thread's own data; the caller holds the GIL. */
+static inline const void *shim_ts_frame(const struct pmt_shim *s, pmt_tstate *ts)
+{
+    return *(const void *const *)((const char *)ts + s->layout.ts_frame);
+}
+
+static inline const void *shim_iframe_previous(const struct pmt_shim *s, const void *f)
+{
+    return *(const void *const *)((const char *)f + s->layout.iframe_previous);
+}
+
+static inline const void *shim_iframe_instr(const struct pmt_shim *s, const void *f)
+{
+    return *(const void *const *)((const char *)f + s->layout.iframe_instr);
 }
 
 /* Where a C event's function name is. Every C_CALL/C_RETURN/C_EXCEPTION
