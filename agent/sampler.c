@@ -38,6 +38,7 @@ static struct {
     int paused;               /* ended for a fork: the parent starts it again */
     volatile int stop;        /* asks the thread to end */
     volatile int failed;      /* a write failed (said once): no more lines */
+    uint64_t peak;            /* the highest RSS this log has shown */
     sem_t wake;               /* posted to end the thread's sleep at once */
     sem_t done;               /* posted by the thread as it ends */
     sem_t ready;              /* posted by the thread once its stack is touched */
@@ -164,6 +165,14 @@ static int sm_write_line(const char *mark)
     if (sm.failed)
         return -1;
     sm_collect(&f);
+    /* The kernel's RSS counters are per-CPU approximations, and VmHWM is
+     * updated lazily from them: it can read a few pages below an RSS read a
+     * moment before. A peak never falls and is never below RSS. */
+    if (f.peak_rss < f.rss)
+        f.peak_rss = f.rss;
+    if (f.peak_rss < sm.peak)
+        f.peak_rss = sm.peak;
+    sm.peak = f.peak_rss;
     int err = pmt_write_all(sm.fd, line, fmt_sample_line(line, mark, &f), -1);
     if (err)
         sm_fail(err);
@@ -288,6 +297,7 @@ static int sm_open_locked(const struct pmt_log_env *env, long long interval_ns, 
     sm.page = (uint64_t)sysconf(_SC_PAGESIZE);
     sm.clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
     sm.running = sm.stuck = sm.paused = sm.failed = 0;
+    sm.peak = 0;
     sm.state = SM_FAILED;
     sm.fd = tracelog_create(env, 'S', "sample", ordinal, sm.path, sizeof sm.path,
                             "; not sampling");
