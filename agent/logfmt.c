@@ -382,27 +382,46 @@ static size_t fmt_seconds(char *buf, uint64_t us)
     return n + fmt_zero_padded(buf + n, us % 1000000u, 6);
 }
 
-/* `"key": <integer>` and `"key": <seconds>`, after sep. */
-static size_t fmt_json_u64(char *buf, const char *sep, const char *key, uint64_t v)
+struct fmt_json_field {
+    const char *key;
+    uint64_t v;
+};
+
+/* `"key": v, ...`: v an integer, or with seconds set microseconds shown as seconds. */
+static size_t fmt_json_fields(char *buf, const struct fmt_json_field *fields, size_t count,
+                              int seconds)
 {
-    size_t n = fmt_lit(buf, sep);
-    buf[n++] = '"';
-    n += fmt_lit(buf + n, key);
-    n += fmt_lit(buf + n, "\": ");
-    return n + fmt_u64(buf + n, v);
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            n += fmt_lit(buf + n, ", ");
+        buf[n++] = '"';
+        n += fmt_lit(buf + n, fields[i].key);
+        n += fmt_lit(buf + n, "\": ");
+        n += seconds ? fmt_seconds(buf + n, fields[i].v) : fmt_u64(buf + n, fields[i].v);
+    }
+    return n;
 }
 
-static size_t fmt_json_seconds(char *buf, const char *sep, const char *key, uint64_t us)
-{
-    size_t n = fmt_lit(buf, sep);
-    buf[n++] = '"';
-    n += fmt_lit(buf + n, key);
-    n += fmt_lit(buf + n, "\": ");
-    return n + fmt_seconds(buf + n, us);
-}
+#define FMT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fields *f)
 {
+    const struct fmt_json_field memory[] = {
+        {"rss", f->rss},           {"vms", f->vms},         {"shared", f->shared},
+        {"text", f->text},         {"lib", f->lib},         {"data", f->data},
+        {"dirty", f->dirty},       {"peak_rss", f->peak_rss}, {"pfaults", f->pfaults},
+        {"pageins", f->pageins},
+    };
+    const struct fmt_json_field cpu[] = {
+        {"user", f->user_us},
+        {"system", f->system_us},
+        {"children_user", f->children_user_us},
+        {"children_system", f->children_system_us},
+        {"iowait", f->iowait_us},
+    };
+    const struct fmt_json_field elapsed = {"elapsed_time", f->elapsed_us};
+    const struct fmt_json_field pid = {"pid", (uint64_t)f->pid};
     /* The prefix: logging's asctime has milliseconds after a comma. */
     size_t n = fmt_datetime(buf, &f->local);
     buf[n++] = ',';
@@ -417,25 +436,13 @@ size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fiel
     buf[n++] = '.';
     n += fmt_zero_padded(buf + n, f->usec, 6);
     n += fmt_lit(buf + n, "\", \"memory_info\": {");
-    n += fmt_json_u64(buf + n, "", "rss", f->rss);
-    n += fmt_json_u64(buf + n, ", ", "vms", f->vms);
-    n += fmt_json_u64(buf + n, ", ", "shared", f->shared);
-    n += fmt_json_u64(buf + n, ", ", "text", f->text);
-    n += fmt_json_u64(buf + n, ", ", "lib", f->lib);
-    n += fmt_json_u64(buf + n, ", ", "data", f->data);
-    n += fmt_json_u64(buf + n, ", ", "dirty", f->dirty);
-    n += fmt_json_u64(buf + n, ", ", "peak_rss", f->peak_rss);
-    n += fmt_json_u64(buf + n, ", ", "pfaults", f->pfaults);
-    n += fmt_json_u64(buf + n, ", ", "pageins", f->pageins);
+    n += fmt_json_fields(buf + n, memory, FMT_COUNT(memory), 0);
     n += fmt_lit(buf + n, "}, \"cpu_times\": {");
-    n += fmt_json_seconds(buf + n, "", "user", f->user_us);
-    n += fmt_json_seconds(buf + n, ", ", "system", f->system_us);
-    n += fmt_json_seconds(buf + n, ", ", "children_user", f->children_user_us);
-    n += fmt_json_seconds(buf + n, ", ", "children_system", f->children_system_us);
-    n += fmt_json_seconds(buf + n, ", ", "iowait", f->iowait_us);
-    n += fmt_lit(buf + n, "}");
-    n += fmt_json_seconds(buf + n, ", ", "elapsed_time", f->elapsed_us);
-    n += fmt_json_u64(buf + n, ", ", "pid", (uint64_t)f->pid);
+    n += fmt_json_fields(buf + n, cpu, FMT_COUNT(cpu), 1);
+    n += fmt_lit(buf + n, "}, ");
+    n += fmt_json_fields(buf + n, &elapsed, 1, 1);
+    n += fmt_lit(buf + n, ", ");
+    n += fmt_json_fields(buf + n, &pid, 1, 0);
     n += fmt_lit(buf + n, "}\n");
     return n;
 }
