@@ -25,6 +25,7 @@
 #include "agent/agent.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
+#include "agent/sampler.h"
 #include "agent/writer.h"
 
 struct pmt_agent pmt;
@@ -132,9 +133,8 @@ static void en_keep_from_children(void)
 
 static void en_after_fork_child(void)
 {
-    if (!pmt.active)
-        return;
-    if (!pmt.cfg.children) {
+    pmt.ordinal = 0; /* the child's logs count from 0 */
+    if (pmt.active && !pmt.cfg.children) {
         /* Only the first process is traced: the hooks stay in (no Python
          * API here) but find no log to write. */
         writer_after_fork_child();
@@ -143,17 +143,17 @@ static void en_after_fork_child(void)
             tracelog_forget_after_fork(&pmt.logs[i]); /* closes the child's descriptor */
             pmt.logs[i].state = PMT_LOG_UNUSED;
         }
-        return;
+    } else if (pmt.active) {
+        writer_after_fork_child();
+        pmt.owner = getpid();
+        char source[320] = "";
+        rss_reopen_after_fork(pmt_glibc_malloc(), source, sizeof source);
+        pmt_set_info(source, (uint32_t)syscall(SYS_gettid)); /* the child's pid */
+        pmt_hooks_after_fork();
+        for (int i = 0; i < PMT_NLOGS; i++)
+            tracelog_forget_after_fork(&pmt.logs[i]);
     }
-    writer_after_fork_child();
-    pmt.owner = getpid();
-    pmt.ordinal = 0;
-    char source[320] = "";
-    rss_reopen_after_fork(pmt_glibc_malloc(), source, sizeof source);
-    pmt_set_info(source, (uint32_t)syscall(SYS_gettid)); /* the child's pid */
-    pmt_hooks_after_fork();
-    for (int i = 0; i < PMT_NLOGS; i++)
-        tracelog_forget_after_fork(&pmt.logs[i]);
+    sampler_after_fork_child(pmt.cfg.children ? &pmt.ordinal : NULL);
 }
 
 static void en_attach(void *handle, int python_main)
@@ -184,7 +184,7 @@ static void en_attach(void *handle, int python_main)
             (int (*)(pmt_reftracer, void *))en_lookup(RTLD_NEXT, "PyRefTracer_SetTracer");
     dlerror(); /* the optional symbols' failed lookups must leave no error */
     if ((pmt.cfg.modes & PMT_MODE_REFTRACE) && !rt_supported(&pmt.py, why, sizeof why)) {
-        pmt.cfg.modes &= ~(unsigned)PMT_MODE_REFTRACE;
+        pmt.cfg.modes &= ~(unsigned)PMT_MODE_REFTRACE; /* the others run, sample included */
         if (!pmt.cfg.modes) {
             pmt_say(why, "; not tracing", NULL);
             return;
@@ -199,7 +199,7 @@ static void en_attach(void *handle, int python_main)
     pmt.env.d_rss_trigger = pmt.cfg.d_rss_trigger;
     pmt.env.quiet = pmt.cfg.quiet;
     pmt.env.info = pmt.info; /* written at install, once the RSS source is known */
-    pthread_atfork(writer_stop, NULL, en_after_fork_child);
+    pthread_atfork(pmt_fork_prepare, pmt_fork_parent, en_after_fork_child);
     if (pmt.py.api.PySys_AddAuditHook(pmt_audit_hook, NULL) != 0)
         pmt_say("cannot add an audit hook; not tracing", NULL);
 }

@@ -22,6 +22,8 @@
 #include "agent/native.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
+#include "agent/sampler.h"
+#include "agent/writer.h"
 
 __thread int pmt_busy __attribute__((tls_model("initial-exec")));
 
@@ -240,25 +242,26 @@ static void in_install(void)
 
     pmt.installed = 1;
     pmt.owner = getpid();
-    if (!pmt.cfg.modes)
-        return;
-    char source[320];
-    if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
-        pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
-        return;
-    }
-    if (pmt.cfg.native_stack) {
-        char why[128];
-        size_t n = strlen(source);
-        if (native_open(why, sizeof why) != 0) {
-            pmt_say("PYMEMTRACE_NATIVE_STACK: ", why, "; logging without native stacks", NULL);
-            pmt.cfg.native_stack = 0;
-        } else {
-            snprintf(source + n, sizeof source - n, "; NAT lines: up to %d native frames (libunwind)",
-                     pmt.cfg.native_stack);
+    if (pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE)) {
+        char source[320];
+        if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
+            pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
+            return;
         }
+        if (pmt.cfg.native_stack) {
+            char why[128];
+            size_t n = strlen(source);
+            if (native_open(why, sizeof why) != 0) {
+                pmt_say("PYMEMTRACE_NATIVE_STACK: ", why, "; logging without native stacks",
+                        NULL);
+                pmt.cfg.native_stack = 0;
+            } else {
+                snprintf(source + n, sizeof source - n,
+                         "; NAT lines: up to %d native frames (libunwind)", pmt.cfg.native_stack);
+            }
+        }
+        pmt_set_info(source, tid);
     }
-    pmt_set_info(source, tid);
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (!(pmt.cfg.modes & in_modes[i]))
             continue;
@@ -271,11 +274,16 @@ static void in_install(void)
         }
         any = 1;
     }
-    if (!any)
+    /* After the event logs, which it must not delay: their numbers come first. */
+    int sampling = (pmt.cfg.modes & PMT_MODE_SAMPLE) &&
+                   sampler_open(&pmt.env, pmt.cfg.sample_interval_ns, &pmt.ordinal) == 0;
+    if (!any && !sampling)
         return;
     /* The Python-level calls first, so that none of them is logged: the
      * first event of a log belongs to the program. */
     in_call_with("atexit", "register", &in_defs[2]);
+    if (!any)
+        return;
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
             in_call_with("threading", i == PMT_LOG_PROFILE ? "setprofile" : "settrace",
@@ -293,6 +301,7 @@ static void in_install(void)
 
 void pmt_finish(int python_usable)
 {
+    sampler_finish();
     if (!pmt.active || getpid() != pmt.owner)
         return;
     if (pmt.cfg.modes & PMT_MODE_REFTRACE) {
@@ -335,6 +344,7 @@ void pmt_finish(int python_usable)
  * disk before. If exec fails, the program goes on and a new log opens. */
 static void in_before_exec(void)
 {
+    sampler_finish(); /* not restarted if exec fails: the sampler has ended */
     if (!pmt.active || getpid() != pmt.owner)
         return;
     for (int i = 0; i < PMT_NLOGS; i++) {
@@ -404,4 +414,67 @@ int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
         in_install();
     pmt_busy--;
     return 0;
+}
+
+/* ---- agent threads across fork() -------------------------------------------
+ * On 3.12+ os.fork() warns when the process has another thread (NOTES §6), so
+ * the writer and the sampler end in the prepare handler. The writer starts
+ * again at its next hand-over. The sampler is started again once os.fork()
+ * has counted the threads: at once where it never warns (3.8-3.11); else
+ * from a pending call, which runs on the main thread at a bytecode boundary.
+ * 3.12 counts right after fork(), before any Python code can run, so the
+ * first such boundary is late enough. 3.13 counts after the
+ * os.register_at_fork(after_in_parent=...) callbacks, whose Python code
+ * (logging's, for one) reaches such boundaries: there the pending call puts
+ * itself back while the frame that called os.fork() is still in that call
+ * (on the stack below the current frame, at the same instruction). */
+
+static int in_sampler_paused;
+static pmt_tstate *in_fork_ts;
+static const void *in_fork_frame, *in_fork_instr;
+
+void pmt_fork_prepare(void)
+{
+    const struct pmt_shim *py = &pmt.py;
+    writer_stop();
+    in_fork_frame = NULL;
+    in_sampler_paused = sampler_before_fork();
+    if (!in_sampler_paused || py->layout.tstate_frame < 0 || !py->api.PyThreadState_GetUnchecked)
+        return;
+    /* A thread state of its own: a Python thread with the GIL, in os.fork(). */
+    in_fork_ts = py->api.PyThreadState_GetUnchecked();
+    in_fork_frame = in_fork_ts ? shim_ts_frame(py, in_fork_ts) : NULL;
+    in_fork_instr = in_fork_frame ? shim_iframe_instr(py, in_fork_frame) : NULL;
+}
+
+static int in_fork_counted(void)
+{
+    const struct pmt_shim *py = &pmt.py;
+    if (!in_fork_frame || py->api.PyThreadState_GetUnchecked() != in_fork_ts)
+        return 1; /* the main thread did not fork: the process has two threads anyway */
+    const void *cur = shim_ts_frame(py, in_fork_ts);
+    for (const void *f = cur; f; f = shim_iframe_previous(py, f))
+        if (f == in_fork_frame)
+            return f == cur || shim_iframe_instr(py, f) != in_fork_instr;
+    return 1; /* the caller of os.fork() has returned */
+}
+
+static int in_resume_sampler(void *arg)
+{
+    (void)arg;
+    if (!in_fork_counted() && pmt.py.api.Py_AddPendingCall(in_resume_sampler, NULL) == 0)
+        return 0;
+    in_fork_frame = NULL;
+    sampler_resume();
+    return 0;
+}
+
+void pmt_fork_parent(void)
+{
+    sampler_after_fork_parent();
+    if (!in_sampler_paused)
+        return;
+    if (pmt.py.layout.fork_count == PMT_FORK_COUNT_NONE || !pmt.py.api.Py_AddPendingCall ||
+        pmt.py.api.Py_AddPendingCall(in_resume_sampler, NULL) != 0)
+        sampler_resume();
 }

@@ -553,3 +553,104 @@ size_t fmt_log_pattern(char *buf, size_t cap, const char *pattern, pid_t pid, ch
     buf[len] = '\0';
     return len;
 }
+
+/* ---- the sampler's lines --------------------------------------------------- */
+
+static size_t fmt_zero_padded(char *buf, uint64_t v, size_t width)
+{
+    char tmp[24];
+    size_t n = fmt_u64(tmp, v), pad = n < width ? width - n : 0;
+    memset(buf, '0', pad);
+    memcpy(buf + pad, tmp, n);
+    return pad + n;
+}
+
+/* YYYY-MM-DD HH:MM:SS */
+static size_t fmt_datetime(char *buf, const struct tm *tm)
+{
+    size_t n = fmt_zero_padded(buf, (uint64_t)tm->tm_year + 1900, 4);
+    buf[n++] = '-';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_mon + 1, 2);
+    buf[n++] = '-';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_mday, 2);
+    buf[n++] = ' ';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_hour, 2);
+    buf[n++] = ':';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_min, 2);
+    buf[n++] = ':';
+    n += fmt_zero_padded(buf + n, (uint64_t)tm->tm_sec, 2);
+    return n;
+}
+
+/* Seconds with six decimals, a JSON number. */
+static size_t fmt_seconds(char *buf, uint64_t us)
+{
+    size_t n = fmt_u64(buf, us / 1000000u);
+    buf[n++] = '.';
+    return n + fmt_zero_padded(buf + n, us % 1000000u, 6);
+}
+
+struct fmt_json_field {
+    const char *key;
+    uint64_t v;
+};
+
+/* `"key": v, ...`: v an integer, or with seconds set microseconds shown as seconds. */
+static size_t fmt_json_fields(char *buf, const struct fmt_json_field *fields, size_t count,
+                              int seconds)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            n += fmt_lit(buf + n, ", ");
+        buf[n++] = '"';
+        n += fmt_lit(buf + n, fields[i].key);
+        n += fmt_lit(buf + n, "\": ");
+        n += seconds ? fmt_seconds(buf + n, fields[i].v) : fmt_u64(buf + n, fields[i].v);
+    }
+    return n;
+}
+
+#define FMT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fields *f)
+{
+    const struct fmt_json_field memory[] = {
+        {"rss", f->rss},           {"vms", f->vms},         {"shared", f->shared},
+        {"text", f->text},         {"lib", f->lib},         {"data", f->data},
+        {"dirty", f->dirty},       {"peak_rss", f->peak_rss}, {"pfaults", f->pfaults},
+        {"pageins", f->pageins},
+    };
+    const struct fmt_json_field cpu[] = {
+        {"user", f->user_us},
+        {"system", f->system_us},
+        {"children_user", f->children_user_us},
+        {"children_system", f->children_system_us},
+        {"iowait", f->iowait_us},
+    };
+    const struct fmt_json_field elapsed = {"elapsed_time", f->elapsed_us};
+    const struct fmt_json_field pid = {"pid", (uint64_t)f->pid};
+    /* The prefix: logging's asctime has milliseconds after a comma. */
+    size_t n = fmt_datetime(buf, &f->local);
+    buf[n++] = ',';
+    n += fmt_zero_padded(buf + n, f->usec / 1000u, 3);
+    n += fmt_lit(buf + n, " - libpymemtrace.so#0 - ");
+    n += fmt_u64_right(buf + n, (uint64_t)f->pid, 5);
+    n += fmt_lit(buf + n, " - (pymemtrace) - INFO     - ");
+    n += fmt_lit(buf + n, mark);
+    /* The JSON object, as json.dumps writes pymemtrace's dict. */
+    n += fmt_lit(buf + n, " {\"timestamp\": \"");
+    n += fmt_datetime(buf + n, &f->local);
+    buf[n++] = '.';
+    n += fmt_zero_padded(buf + n, f->usec, 6);
+    n += fmt_lit(buf + n, "\", \"memory_info\": {");
+    n += fmt_json_fields(buf + n, memory, FMT_COUNT(memory), 0);
+    n += fmt_lit(buf + n, "}, \"cpu_times\": {");
+    n += fmt_json_fields(buf + n, cpu, FMT_COUNT(cpu), 1);
+    n += fmt_lit(buf + n, "}, ");
+    n += fmt_json_fields(buf + n, &elapsed, 1, 1);
+    n += fmt_lit(buf + n, ", ");
+    n += fmt_json_fields(buf + n, &pid, 1, 0);
+    n += fmt_lit(buf + n, "}\n");
+    return n;
+}

@@ -93,6 +93,35 @@ size_t fmt_log_name(char *buf, size_t cap, time_t t, unsigned n, pid_t pid, char
 size_t fmt_log_pattern(char *buf, size_t cap, const char *pattern, pid_t pid, char mode_letter,
                        unsigned n);
 
+/* One line of the sampler's log (PYMEMTRACE=sample), laid out as the lines
+ * pymemtrace's process module writes through Python's logging, so its
+ * parser (process.extract_json) reads ours: a logging prefix
+ * "%(asctime)s - %(filename)s#%(lineno)d - %(process)5d - (%(threadName)-10s)
+ * - %(levelname)-8s - ", the marker, a space and a JSON object with the keys
+ * it writes (timestamp, memory_info, cpu_times, elapsed_time, pid), in its
+ * order and with json.dumps' separators. memory_info and cpu_times carry
+ * psutil's Linux names (statm's seven fields; user, system, children_user,
+ * children_system, iowait) plus pfaults/pageins, which the module's table
+ * reads, and peak_rss. Times are local, as datetime.now() gives them. */
+#define PMT_SAMPLE_MARK "ProcessLoggingThread-JSON"
+#define PMT_SAMPLE_MARK_START PMT_SAMPLE_MARK "-START"
+#define PMT_SAMPLE_MARK_STOP PMT_SAMPLE_MARK "-STOP"
+#define PMT_SAMPLE_LINE_MAX 1024
+
+struct pmt_sample_fields {
+    struct tm local;    /* the time of the sample, local */
+    uint32_t usec;      /* and its microseconds */
+    pid_t pid;
+    uint64_t rss, vms, shared, text, lib, data, dirty; /* bytes, as statm gives them */
+    uint64_t peak_rss;                                 /* bytes: VmHWM */
+    uint64_t pfaults, pageins;                         /* all page faults, major ones */
+    uint64_t user_us, system_us, children_user_us, children_system_us, iowait_us;
+    uint64_t elapsed_us;                               /* since the process started */
+};
+
+/* The line with its '\n' (at most PMT_SAMPLE_LINE_MAX bytes, no NUL). */
+size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fields *f);
+
 /* Small helpers, exposed for the tests. */
 size_t fmt_u64(char *buf, uint64_t v);                 /* decimal, no padding */
 size_t fmt_i64(char *buf, int64_t v);

@@ -47,8 +47,22 @@ void pmt_say(const char *first, ...)
     while (rc < 0 && errno == EINTR);
 }
 
+int pmt_write_all(int fd, const char *buf, size_t len, off_t off)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t rc = off >= 0 ? pwrite(fd, buf + done, len - done, off + (off_t)done)
+                              : write(fd, buf + done, len - done);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return rc < 0 ? errno : ENOSPC;
+        done += (size_t)rc;
+    }
+    return 0;
+}
+
 /* strerror may allocate for unknown codes; strerrordesc_np never does. */
-static const char *tl_errtext(int err)
+const char *pmt_errtext(int err)
 {
     const char *s = strerrordesc_np(err);
     return s ? s : "unknown error";
@@ -69,7 +83,7 @@ static void tl_fail(struct pmt_log *lg, int err)
     lg->len = 0;
     if (!pmt_log_failed) {
         pmt_log_failed = 1;
-        pmt_say("cannot write ", lg->path, ": ", tl_errtext(err), "; tracing stopped", NULL);
+        pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
 
@@ -80,7 +94,7 @@ static void tl_async_fail(void *ctx, int err)
     lg->werr = err;
     if (!pmt_log_failed) {
         pmt_log_failed = 1;
-        pmt_say("cannot write ", lg->path, ": ", tl_errtext(err), "; tracing stopped", NULL);
+        pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
 
@@ -111,17 +125,10 @@ void tracelog_flush(struct pmt_log *lg)
     if (!(lg->async && lg->len && tl_hand_over(lg) == 0)) {
         /* Here: write(), or, for an async log without its thread, pwrite()
          * at the offset the file has reached. */
-        for (size_t off = 0; off < lg->len;) {
-            ssize_t rc = lg->async ? pwrite(lg->fd, lg->buf + off, lg->len - off,
-                                            lg->offset + (off_t)off)
-                                   : write(lg->fd, lg->buf + off, lg->len - off);
-            if (rc < 0 && errno == EINTR)
-                continue;
-            if (rc <= 0) {
-                tl_fail(lg, rc < 0 ? errno : ENOSPC);
-                return;
-            }
-            off += (size_t)rc;
+        int err = pmt_write_all(lg->fd, lg->buf, lg->len, lg->async ? lg->offset : -1);
+        if (err) {
+            tl_fail(lg, err);
+            return;
         }
         lg->offset += (off_t)lg->len;
         lg->len = 0;
@@ -228,12 +235,13 @@ static int tl_join(char *out, size_t cap, const char *dir, const char *name)
     return n < cap ? 0 : -1;
 }
 
-static int tl_create(struct pmt_log *lg, const struct pmt_log_env *env, unsigned *ordinal)
+static int tl_create(const struct pmt_log_env *env, char letter, unsigned *ordinal, char *path,
+                     size_t cap)
 {
     char name[2048];
     if (env->log_dir && tl_mkdirs(env->log_dir) != 0) {
         int err = errno;
-        snprintf(lg->path, sizeof lg->path, "the log folder %s", env->log_dir);
+        snprintf(path, cap, "the log folder %s", env->log_dir);
         errno = err;
         return -1;
     }
@@ -241,22 +249,37 @@ static int tl_create(struct pmt_log *lg, const struct pmt_log_env *env, unsigned
         unsigned n = (*ordinal)++;
         int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
         if (env->log_file) {
-            if (!fmt_log_pattern(name, sizeof name, env->log_file, getpid(), lg->letter, n))
+            if (!fmt_log_pattern(name, sizeof name, env->log_file, getpid(), letter, n))
                 return errno = ENAMETOOLONG, -1;
             flags |= O_TRUNC;
         } else {
-            if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), lg->letter, 0,
+            if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), letter, 0,
                               env->py_version))
                 return errno = ENAMETOOLONG, -1;
             flags |= O_EXCL; /* never overwrite: after exec the same pid starts over */
         }
-        if (tl_join(lg->path, sizeof lg->path, env->log_dir, name) != 0)
+        if (tl_join(path, cap, env->log_dir, name) != 0)
             return errno = ENAMETOOLONG, -1;
-        lg->fd = open(lg->path, flags, 0666);
-        if (lg->fd >= 0 || errno != EEXIST || env->log_file)
-            return lg->fd >= 0 ? 0 : -1;
+        int fd = open(path, flags, 0666);
+        if (fd >= 0 || errno != EEXIST || env->log_file)
+            return fd;
     }
     return -1;
+}
+
+int tracelog_create(const struct pmt_log_env *env, char letter, const char *mode_name,
+                    unsigned *ordinal, char *path, size_t cap, const char *then)
+{
+    path[0] = '\0';
+    int fd = tl_create(env, letter, ordinal, path, cap);
+    if (fd < 0) {
+        int err = errno;
+        if (path[0])
+            pmt_say("cannot create ", path, ": ", pmt_errtext(err), then, NULL);
+        else
+            pmt_say("cannot name the ", mode_name, " log: ", pmt_errtext(err), then, NULL);
+    }
+    return fd;
 }
 
 int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
@@ -285,15 +308,10 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
     lg->mem = mem;
     lg->buf = mem;
     lg->cap = TRACELOG_BUF;
-    if (tl_create(lg, env, ordinal) != 0) {
-        int err = errno;
-        if (lg->path[0])
-            pmt_say("cannot create ", lg->path, ": ", tl_errtext(err), "; not tracing", NULL);
-        else
-            pmt_say("cannot name the ", mode_name, " log: ", tl_errtext(err), "; not tracing",
-                    NULL);
+    lg->fd = tracelog_create(env, letter, mode_name, ordinal, lg->path, sizeof lg->path,
+                             "; not tracing");
+    if (lg->fd < 0)
         return -1;
-    }
     lg->state = PMT_LOG_OPEN;
     lg->ref = letter == 'O';
     if (env->message)

@@ -96,6 +96,14 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
                   const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
                   unsigned *ordinal, uint64_t clock_us, uint32_t thread);
 
+/* The file of any log of this process (tracelog_open's, the sampler's): named
+ * per SPEC.md with the mode letter, or from PYMEMTRACE_LOG_FILE, inside
+ * env->log_dir (created if missing), with ordinal *ordinal (then
+ * incremented). Returns the descriptor, with the absolute path in path; or
+ * -1 after one line on stderr saying why, ending with then ("; not tracing"). */
+int tracelog_create(const struct pmt_log_env *env, char letter, const char *mode_name,
+                    unsigned *ordinal, char *path, size_t cap, const char *then);
+
 /* Records one event; writes the lines it calls for. */
 void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev);
 
@@ -139,6 +147,13 @@ extern volatile int pmt_log_failed;
 /* Non-zero while the agent writes a line outside the hot path: a signal
  * handler must then leave the buffers alone. */
 extern volatile int pmt_log_writing;
+
+/* Writes all of buf: write(), or pwrite() at off when off >= 0. Retries
+ * EINTR. Returns 0, or the errno value of the failure (ENOSPC for a write
+ * that wrote nothing). */
+int pmt_write_all(int fd, const char *buf, size_t len, off_t off);
+/* strerror's text without strerror's allocation. */
+const char *pmt_errtext(int err);
 
 /* One line on stderr: "pymemtrace: " + the NULL-terminated list of pieces +
  * "\n", in one write(2), without stdio or malloc. */

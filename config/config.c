@@ -106,6 +106,7 @@ static const struct {
     {"profile", PMT_MODE_PROFILE},
     {"trace", PMT_MODE_TRACE},
     {"reftrace", PMT_MODE_REFTRACE},
+    {"sample", PMT_MODE_SAMPLE},
 };
 
 #define CFG_MODES_LEN (sizeof cfg_modes / sizeof cfg_modes[0])
@@ -408,6 +409,59 @@ static enum cfg_result cfg_parse_rss(const char *value, struct pmt_config *out,
     return cfg_bad(why, "not auto, statm or check");
 }
 
+/* Seconds as digits with an optional fraction: "0.25", "2", "0010.5". No sign,
+ * exponent, leading or trailing point ("5.", ".5"): a time between samples is
+ * typed, not computed, and the one grammar is the one the accepted text shows.
+ * The value is kept in nanoseconds, so a finer fraction is refused rather
+ * than rounded. Digits beyond the limit are still scanned so that a long
+ * garbage value is reported as not a number. */
+static enum cfg_result cfg_parse_sample_interval(const char *value, struct pmt_config *out,
+                                                 struct cfg_buf *why)
+{
+    const char *p = value;
+    int negative = 0;
+    if (value[0] == '\0')
+        return cfg_bad(why, "empty");
+    if (*p == '-') {
+        negative = 1;
+        p++;
+    }
+    long long ns = 0;
+    int big = 0, decimals = 0;
+    const char *start = p;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (!big) {
+            ns = ns * 10 + (*p - '0');
+            big = ns > PMT_SAMPLE_INTERVAL_MAX_NS / 1000000000LL;
+        }
+    }
+    if (p == start)
+        return cfg_bad(why, "not a number");
+    ns *= 1000000000LL; /* cannot wrap: ns < 10^6 here */
+    if (*p == '.') {
+        start = ++p;
+        long long unit = 100000000LL;
+        for (; *p >= '0' && *p <= '9'; p++, decimals++) {
+            if (decimals < 9) {
+                ns += (*p - '0') * unit;
+                unit /= 10;
+            }
+        }
+        if (p == start)
+            return cfg_bad(why, "not a number");
+    }
+    if (*p != '\0')
+        return cfg_bad(why, "not a number");
+    if (negative)
+        return cfg_bad(why, ns == 0 && !big ? "not a number" : "negative");
+    if (decimals > 9)
+        return cfg_bad(why, "finer than a nanosecond");
+    if (big || ns < PMT_SAMPLE_INTERVAL_MIN_NS || ns > PMT_SAMPLE_INTERVAL_MAX_NS)
+        return cfg_bad(why, "out of range");
+    out->sample_interval_ns = ns;
+    return CFG_OK;
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 /* One row per setting. Its order is the order in which problems are reported
@@ -420,7 +474,7 @@ struct cfg_setting {
 };
 
 static const struct cfg_setting cfg_table[] = {
-    {"PYMEMTRACE", cfg_parse_modes, "comma-separated modes from profile, trace, reftrace"},
+    {"PYMEMTRACE", cfg_parse_modes, "comma-separated modes from profile, trace, reftrace, sample"},
     {"PYMEMTRACE_D_RSS_TRIGGER", cfg_parse_d_rss_trigger,
      "-1 (a page), 0 (every event) or a number of bytes > 0, with an optional K, M or G suffix"},
     {"PYMEMTRACE_LOG_DIR", cfg_parse_log_dir, "a folder path"},
@@ -442,6 +496,8 @@ static const struct cfg_setting cfg_table[] = {
      "0 (no native stacks) or a number of frames from 1 to 64"},
     {"PYMEMTRACE_RSS", cfg_parse_rss,
      "auto (page-fault events, statm on change), statm (every event) or check (both, compared)"},
+    {"PYMEMTRACE_SAMPLE_INTERVAL", cfg_parse_sample_interval,
+     "seconds between samples, a decimal number from 0.001 to 86400 such as 0.25"},
 };
 
 #define CFG_TABLE_LEN (sizeof cfg_table / sizeof cfg_table[0])
@@ -565,6 +621,7 @@ static void cfg_defaults(struct pmt_config *out)
     out->d_rss_trigger = -1;
     out->gc_collect_on_exit = 2;
     out->children = 1;
+    out->sample_interval_ns = PMT_SAMPLE_INTERVAL_DEFAULT_NS;
 }
 
 /* ---- the interface ------------------------------------------------------- */
@@ -645,6 +702,8 @@ char cfg_mode_letter(enum pmt_mode mode)
         return 'T';
     case PMT_MODE_REFTRACE:
         return 'O';
+    case PMT_MODE_SAMPLE:
+        return 'S'; /* ours: pymemtrace's process module has no log of its own */
     }
     return '?';
 }

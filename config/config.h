@@ -12,7 +12,13 @@ enum pmt_mode {
     PMT_MODE_PROFILE = 1u << 0,
     PMT_MODE_TRACE = 1u << 1,
     PMT_MODE_REFTRACE = 1u << 2,
+    PMT_MODE_SAMPLE = 1u << 3,   /* a background thread samples the process */
 };
+
+/* PYMEMTRACE_SAMPLE_INTERVAL: default and bounds, in nanoseconds. */
+#define PMT_SAMPLE_INTERVAL_DEFAULT_NS 100000000LL /* 0.1 s */
+#define PMT_SAMPLE_INTERVAL_MIN_NS 1000000LL       /* 0.001 s */
+#define PMT_SAMPLE_INTERVAL_MAX_NS 86400000000000LL /* a day */
 
 /* Where RSS comes from (PYMEMTRACE_RSS). */
 enum pmt_rss_source {
@@ -36,6 +42,7 @@ struct pmt_config {
     int rss_source;            /* PMT_RSS_* */
     int native_stack;          /* frames after each NEXT line, 0: none (PMT_NATIVE_MAX at most) */
     int quiet;                 /* 0 or 1 */
+    long long sample_interval_ns; /* sample mode: time between samples */
 };
 
 #define PMT_NATIVE_MAX 64
@@ -51,7 +58,7 @@ struct pmt_config {
 int cfg_parse(char *const envp[], struct pmt_config *out, char *err, size_t errlen);
 void cfg_free(struct pmt_config *cfg);
 
-/* The mode letter used in log names: 'P', 'T' or 'O'. */
+/* The mode letter used in log names: 'P', 'T', 'O' or 'S'. */
 char cfg_mode_letter(enum pmt_mode mode);
 const char *cfg_mode_name(enum pmt_mode mode);
 

@@ -75,7 +75,8 @@ struct pmt_capi {
     pmt_obj *(*PyLong_FromLong)(long v);
     pmt_obj *(*PyImport_GetModuleDict)(void);
     pmt_obj *(*PyDict_GetItemString)(pmt_obj *d, const char *key);
-    /* reference tracing (optional: 3.13+) */
+    int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
+    /* reference tracing, 3.13's frames (optional: 3.13+) */
     int (*PyRefTracer_SetTracer)(pmt_reftracer f, void *data);
     pmt_reftracer (*PyRefTracer_GetTracer)(void **data);
     pmt_tstate *(*PyThreadState_GetUnchecked)(void);
@@ -103,11 +104,23 @@ struct pmt_layout {
     int lasti_scale;   /* bytes per f_lasti unit: 1 (3.8, 3.9), 2 (3.10: instructions) */
     int co_filename;
     int co_name;
-    /* reference tracing (3.13+; -1 where the version has no ref tracer) */
-    int tstate_frame;    /* PyThreadState.current_frame */
-    int iframe_previous; /* _PyInterpreterFrame.previous */
-    int iframe_owner;    /* _PyInterpreterFrame.owner (a char) */
-    int owner_cstack;    /* owner value of the C stack's entry frames */
+    /* os.fork() on 3.12+ warns when the process has another thread (NOTES
+     * §6): when it counts them, PMT_FORK_COUNT_*. */
+    int fork_count;
+    /* 3.13 (else -1): the thread state's current interpreter frame, a
+     * frame's caller and instruction (reference tracing's location; whether
+     * os.fork() has returned), its owner and the C stack's owner value. */
+    int tstate_frame;
+    int iframe_previous;
+    int iframe_instr;
+    int iframe_owner;
+    int owner_cstack;
+};
+
+enum {
+    PMT_FORK_COUNT_NONE,  /* 3.8-3.11: no warning */
+    PMT_FORK_COUNT_FIRST, /* 3.12: right after fork(), before any Python code runs */
+    PMT_FORK_COUNT_LATE,  /* 3.13: after the os.register_at_fork after_in_parent callbacks */
 };
 
 /* PyObject and PyTypeObject fields every supported (non-free-threaded)
@@ -194,6 +207,23 @@ static inline pmt_obj *shim_code_filename(const struct pmt_shim *s, pmt_obj *cod
 static inline pmt_obj *shim_code_name(const struct pmt_shim *s, pmt_obj *code)
 {
     return *(pmt_obj *const *)((const char *)code + s->layout.co_name);
+}
+
+/* 3.13's interpreter frames (layout.tstate_frame >= 0), as plain loads of the
+ * thread's own data; the caller holds the GIL. */
+static inline const void *shim_ts_frame(const struct pmt_shim *s, pmt_tstate *ts)
+{
+    return *(const void *const *)((const char *)ts + s->layout.tstate_frame);
+}
+
+static inline const void *shim_iframe_previous(const struct pmt_shim *s, const void *f)
+{
+    return *(const void *const *)((const char *)f + s->layout.iframe_previous);
+}
+
+static inline const void *shim_iframe_instr(const struct pmt_shim *s, const void *f)
+{
+    return *(const void *const *)((const char *)f + s->layout.iframe_instr);
 }
 
 /* Where a C event's function name is. Every C_CALL/C_RETURN/C_EXCEPTION

@@ -37,13 +37,17 @@ const char *e2e_mode_letters(const char *pymemtrace)
         return "T";
     if (!strcmp(pymemtrace, "profile,trace"))
         return "PT";
+    if (!strcmp(pymemtrace, "sample"))
+        return "S";
+    if (!strcmp(pymemtrace, "profile,sample"))
+        return "PS";
     cr_assert_fail("no mode letters known for PYMEMTRACE=%s", pymemtrace);
     return NULL;
 }
 
 const char *e2e_mode_name(char letter)
 {
-    return letter == 'P' ? "profile" : letter == 'T' ? "trace" : "reftrace";
+    return letter == 'P' ? "profile" : letter == 'T' ? "trace" : letter == 'S' ? "sample" : "reftrace";
 }
 
 static char *list_names(const struct pmt_logset *set)
@@ -233,4 +237,25 @@ long e2e_msg_thread_id(const struct pmt_line *l)
     char *end;
     long id = strtol(p, &end, 10);
     return end == p ? -1 : id;
+}
+
+/* plain.py with and without the agent: same status and stdout, and the
+ * agent's stderr lines returned with the program's own stderr checked. */
+char **e2e_run_plain_against_baseline(const struct pmt_python *py, const char *dir, const char *rounds,
+                                         const char *const *agent_env, size_t *n_lines, struct pmt_run_result *r)
+{
+    const char *const *argv = PMT_LIST(py->path, e2e_program("plain.py"), rounds);
+    struct pmt_run_result base;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir}, &base);
+    cr_assert(base.exited && base.exit_code == 4, "plain.py without the agent\n%s", pmt_run_describe(&base));
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir, .env = pmt_list_cat(PMT_LIST(e2e_preload()), agent_env)},
+            r);
+    cr_assert(r->exited && r->exit_code == 4, "the program's status is 4\n%s", pmt_run_describe(r));
+    cr_assert(!strcmp(r->out, base.out), "stdout differs from the run without the agent\n--- without:\n%s\n%s",
+              base.out, pmt_run_describe(r));
+    char **lines, *rest;
+    pmt_split_stderr(r->err, &lines, n_lines, &rest);
+    cr_assert(!strcmp(rest, base.err), "the program's own stderr changed\n--- without the agent:\n%s\n%s", base.err,
+              pmt_run_describe(r));
+    return lines;
 }

@@ -44,9 +44,10 @@ char *e2e_program(const char *name);
 const char *e2e_preload(void);
 
 /* Mode letters of a PYMEMTRACE value: "profile" -> "P", "trace" -> "T",
- * "profile,trace" -> "PT" (in log order: n = index). */
+ * "profile,trace" -> "PT", "sample" -> "S", "profile,sample" -> "PS" (in log
+ * order: n = index). */
 const char *e2e_mode_letters(const char *pymemtrace);
-const char *e2e_mode_name(char letter);   /* 'P' -> "profile" */
+const char *e2e_mode_name(char letter);   /* 'P' -> "profile", 'S' -> "sample" */
 
 /* The run's logs of one process: exactly one log per letter of `letters`
  * with that pid, named with n = index in `letters` (unless check_n is false),
@@ -63,6 +64,13 @@ void e2e_check_log(const struct pmt_logfile *f, const char *message, long long t
  * program_err (skipped when program_err is NULL). Returns the rest. */
 char *e2e_check_stderr(const struct pmt_run_result *r, const char *dir, const struct pmt_logset *set,
                        bool quiet, const char *program_err);
+
+/* plain.py (argument rounds) without and then with the agent (LD_PRELOAD and
+ * agent_env) in dir: the same status (4) and stdout, and the program's own
+ * stderr unchanged. Returns the agent's stderr lines (*n_lines of them) and
+ * the agent run in *r. */
+char **e2e_run_plain_against_baseline(const struct pmt_python *py, const char *dir, const char *rounds,
+                                      const char *const *agent_env, size_t *n_lines, struct pmt_run_result *r);
 
 /* Fails unless the folder holds no files at all. */
 void e2e_check_no_files(const char *dir, const char *why);

@@ -1082,7 +1082,7 @@ bool pmt_log_name_parse(const char *name, struct pmt_log_name *out)
     if (!take_digits(&p, 8, &date) || *p++ != '_' || !take_digits(&p, 6, &tod) || *p++ != '_' ||
         !take_digits(&p, 0, &n) || *p++ != '_' || !take_digits(&p, 0, &pid) || *p++ != '_')
         return false;
-    if (*p != 'P' && *p != 'T' && *p != 'O')
+    if (*p != 'P' && *p != 'T' && *p != 'O' && *p != 'S')
         return false;
     out->mode = *p++;
     if (*p++ != '_' || !take_digits(&p, 0, &depth) || strncmp(p, "_PY", 3) != 0)
@@ -1122,7 +1122,7 @@ void pmt_logset_load(const char *dir, struct pmt_logset *out)
         f->name = names[i];
         f->path = pmt_join(dir, names[i]);
         cr_assert(pmt_log_name_parse(f->name, &f->id),
-                  "log name `%s` is not YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O>_<depth>_PY<version>.log", f->name);
+                  "log name `%s` is not YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O|S>_<depth>_PY<version>.log", f->name);
         f->log = pmt_log_load(f->path);
     }
 }

@@ -199,12 +199,12 @@ struct pmt_log_name {
     time_t when;              /* the UTC time in the name */
     unsigned n;
     pid_t pid;
-    char mode;                /* 'P', 'T' or 'O' */
+    char mode;                /* 'P', 'T', 'O' or 'S' (the sampler's) */
     unsigned depth;
     char version[32];
 };
 
-/* Parses YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O>_<depth>_PY<version>.log. */
+/* Parses YYYYMMDD_HHMMSS_<n>_<pid>_<P|T|O|S>_<depth>_PY<version>.log. */
 bool pmt_log_name_parse(const char *name, struct pmt_log_name *out);
 
 /* The logs an agent run left in a folder. */

@@ -19,27 +19,6 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-/* plain.py with and without the agent: same status and stdout, and the
- * agent's stderr lines returned with the program's own stderr checked. */
-static char **run_plain_against_baseline(const struct pmt_python *py, const char *dir, const char *rounds,
-                                         const char *const *agent_env, size_t *n_lines, struct pmt_run_result *r)
-{
-    const char *const *argv = PMT_LIST(py->path, e2e_program("plain.py"), rounds);
-    struct pmt_run_result base;
-    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir}, &base);
-    cr_assert(base.exited && base.exit_code == 4, "plain.py without the agent\n%s", pmt_run_describe(&base));
-    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir, .env = pmt_list_cat(PMT_LIST(e2e_preload()), agent_env)},
-            r);
-    cr_assert(r->exited && r->exit_code == 4, "the program's status is 4\n%s", pmt_run_describe(r));
-    cr_assert(!strcmp(r->out, base.out), "stdout differs from the run without the agent\n--- without:\n%s\n%s",
-              base.out, pmt_run_describe(r));
-    char **lines, *rest;
-    pmt_split_stderr(r->err, &lines, n_lines, &rest);
-    cr_assert(!strcmp(rest, base.err), "the program's own stderr changed\n--- without the agent:\n%s\n%s", base.err,
-              pmt_run_describe(r));
-    return lines;
-}
-
 /* ---- bad values --------------------------------------------------------- */
 
 struct bad_setting {
@@ -54,7 +33,7 @@ static void run_bad(const struct pmt_python *py, const void *arg)
     const char *dir = pmt_tmpdir();
     struct pmt_run_result r;
     size_t n;
-    char **lines = run_plain_against_baseline(py, dir, "100", c->env, &n, &r);
+    char **lines = e2e_run_plain_against_baseline(py, dir, "100", c->env, &n, &r);
     cr_assert(n == 1, "%s=%s: expected exactly one `pymemtrace: ` line on stderr\n%s", c->var, c->value,
               pmt_run_describe(&r));
     cr_assert(strstr(lines[0], c->var) && ends_with(lines[0], "; not tracing"),
@@ -193,7 +172,7 @@ static void run_unwritable(const struct pmt_python *py, const void *arg)
     const char *dir = pmt_tmpdir();
     struct pmt_run_result r;
     size_t n;
-    char **lines = run_plain_against_baseline(py, dir, "2000", env, &n, &r);
+    char **lines = e2e_run_plain_against_baseline(py, dir, "2000", env, &n, &r);
     cr_assert(n == 1 && strstr(lines[0], target),
               "%s: expected exactly one `pymemtrace: ` line on stderr, naming %s\n%s", env[1], target,
               pmt_run_describe(&r));

@@ -15,7 +15,7 @@
 #define ENV(...) ((char *const[]){__VA_ARGS__, NULL})
 
 /* The accepted texts, as the issue gives them. */
-#define ACC_MODES "comma-separated modes from profile, trace, reftrace"
+#define ACC_MODES "comma-separated modes from profile, trace, reftrace, sample"
 #define ACC_D_RSS "-1 (a page), 0 (every event) or a number of bytes > 0, with an optional K, M or G suffix"
 #define ACC_DIR "a folder path"
 #define ACC_FILE "a file path; %p pid, %m mode letter, %n log number, %% a percent sign"
@@ -24,12 +24,13 @@
 #define ACC_BOOL "0 or 1"
 #define ACC_TYPES "comma-separated type names such as LASSection"
 #define ACC_GC "-1 (no collection) or a generation 0, 1 or 2"
+#define ACC_SAMPLE "seconds between samples, a decimal number from 0.001 to 86400 such as 0.25"
 
 #define KNOWN_LIST                                                                              \
     "PYMEMTRACE, PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "          \
     "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "                   \
     "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "      \
-    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS"
+    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL"
 
 /* The whole message for a bad value, from literal pieces. */
 #define BAD(name, value, reason, accepted) \
@@ -55,6 +56,7 @@ static void assert_defaults(const struct pmt_config *cfg)
     cr_assert_eq(cfg->gc_collect_on_exit, 2);
     cr_assert_eq(cfg->children, 1);
     cr_assert_eq(cfg->quiet, 0);
+    cr_assert_eq(cfg->sample_interval_ns, 100000000LL);
 }
 
 /* Parses envp expecting success; the caller cfg_free()s. The struct starts as
@@ -152,6 +154,7 @@ Test(config_modes, each_mode_and_defaults)
         {"PYMEMTRACE=profile", PMT_MODE_PROFILE},
         {"PYMEMTRACE=trace", PMT_MODE_TRACE},
         {"PYMEMTRACE=reftrace", PMT_MODE_REFTRACE},
+        {"PYMEMTRACE=sample", PMT_MODE_SAMPLE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct pmt_config cfg;
@@ -176,6 +179,10 @@ Test(config_modes, combinations)
          PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE},
         {"PYMEMTRACE=reftrace,profile,trace",
          PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE},
+        {"PYMEMTRACE=profile,sample", PMT_MODE_PROFILE | PMT_MODE_SAMPLE},
+        {"PYMEMTRACE=sample,trace", PMT_MODE_TRACE | PMT_MODE_SAMPLE},
+        {"PYMEMTRACE=profile,trace,reftrace,sample",
+         PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE | PMT_MODE_SAMPLE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct pmt_config cfg;
@@ -249,9 +256,11 @@ Test(config_modes, letters_and_names)
     cr_assert_eq(cfg_mode_letter(PMT_MODE_PROFILE), 'P');
     cr_assert_eq(cfg_mode_letter(PMT_MODE_TRACE), 'T');
     cr_assert_eq(cfg_mode_letter(PMT_MODE_REFTRACE), 'O');
+    cr_assert_eq(cfg_mode_letter(PMT_MODE_SAMPLE), 'S');
     cr_assert_str_eq(cfg_mode_name(PMT_MODE_PROFILE), "profile");
     cr_assert_str_eq(cfg_mode_name(PMT_MODE_TRACE), "trace");
     cr_assert_str_eq(cfg_mode_name(PMT_MODE_REFTRACE), "reftrace");
+    cr_assert_str_eq(cfg_mode_name(PMT_MODE_SAMPLE), "sample");
 }
 
 /* ---- PYMEMTRACE_D_RSS_TRIGGER -------------------------------------------- */
@@ -350,6 +359,106 @@ Test(config_d_rss, bad_values)
                       ACC_D_RSS);
 }
 
+/* ---- PYMEMTRACE_SAMPLE_INTERVAL ------------------------------------------ */
+
+Test(config_sample, good_values)
+{
+    static const struct {
+        const char *value;
+        long long ns;
+    } cases[] = {
+        {"0.1", 100000000LL},
+        {"0.25", 250000000LL},
+        {"1", 1000000000LL},
+        {"2.5", 2500000000LL},
+        {"0.001", 1000000LL},          /* the smallest */
+        {"0.001000000", 1000000LL},    /* nine decimals: still whole nanoseconds */
+        {"0.123456789", 123456789LL},
+        {"86400", 86400000000000LL},   /* the largest */
+        {"86400.000", 86400000000000LL},
+        {"0010.5", 10500000000LL},     /* leading zeros, as for the trigger */
+        {"000000000000000000000000000001", 1000000000LL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct pmt_config cfg = parse_one_ok("PYMEMTRACE_SAMPLE_INTERVAL", cases[i].value);
+        cr_assert_eq(cfg.sample_interval_ns, cases[i].ns, "value '%s': %lld", cases[i].value,
+                     cfg.sample_interval_ns);
+        cfg_free(&cfg);
+    }
+}
+
+/* Validated whatever the modes, as the reftrace settings are: a typo is
+ * reported before the mode that would read it is switched on. */
+Test(config_sample, validated_in_every_mode)
+{
+    struct pmt_config cfg;
+    parse_ok(ENV("PYMEMTRACE=profile,sample", "PYMEMTRACE_SAMPLE_INTERVAL=0.25"), &cfg);
+    cr_assert_eq(cfg.modes, (unsigned)(PMT_MODE_PROFILE | PMT_MODE_SAMPLE));
+    cr_assert_eq(cfg.sample_interval_ns, 250000000LL);
+    cfg_free(&cfg);
+    parse_bad(ENV("PYMEMTRACE=trace", "PYMEMTRACE_SAMPLE_INTERVAL=fast"),
+              BAD("PYMEMTRACE_SAMPLE_INTERVAL", "fast", "not a number", ACC_SAMPLE));
+}
+
+Test(config_sample, literal_messages)
+{
+    parse_bad(ENV("PYMEMTRACE=sample", "PYMEMTRACE_SAMPLE_INTERVAL=0"),
+              "PYMEMTRACE_SAMPLE_INTERVAL='0' is not valid (out of range); accepted: seconds "
+              "between samples, a decimal number from 0.001 to 86400 such as 0.25");
+    parse_bad(ENV("PYMEMTRACE=sample", "PYMEMTRACE_SAMPLE_INTERVAL="),
+              "PYMEMTRACE_SAMPLE_INTERVAL='' is not valid (empty); accepted: seconds between "
+              "samples, a decimal number from 0.001 to 86400 such as 0.25");
+    parse_bad(ENV("PYMEMTRACE=sample", "PYMEMTRACE_SAMPLE_INTERVAL=-0.5"),
+              BAD("PYMEMTRACE_SAMPLE_INTERVAL", "-0.5", "negative", ACC_SAMPLE));
+    parse_bad(ENV("PYMEMTRACE=sample", "PYMEMTRACE_SAMPLE_INTERVAL=1e-1"),
+              BAD("PYMEMTRACE_SAMPLE_INTERVAL", "1e-1", "not a number", ACC_SAMPLE));
+}
+
+Test(config_sample, bad_values)
+{
+    static const struct {
+        const char *value;
+        const char *reason;
+    } cases[] = {
+        {"", "empty"},
+        {"abc", "not a number"},
+        {".5", "not a number"},
+        {"5.", "not a number"},
+        {".", "not a number"},
+        {"+0.5", "not a number"},
+        {" 0.5", "not a number"},
+        {"0.5 ", "not a number"},
+        {"0,5", "not a number"},
+        {"1e-3", "not a number"},
+        {"0x10", "not a number"},
+        {"inf", "not a number"},
+        {"nan", "not a number"},
+        {"0.5s", "not a number"},
+        {"100ms", "not a number"},
+        {"1.2.3", "not a number"},
+        {"-", "not a number"},
+        {"-0", "not a number"}, /* a sign on nothing, as for the trigger */
+        {"--1", "not a number"},
+        {"99999999999999999999x", "not a number"},
+        {"-1", "negative"},
+        {"-0.25", "negative"},
+        {"-99999999999999999999", "negative"},
+        {"0", "out of range"},
+        {"0.0", "out of range"},
+        {"0.000000001", "out of range"},
+        {"0.000999999", "out of range"},
+        {"86400.000000001", "out of range"},
+        {"86401", "out of range"},
+        {"99999999999999999999", "out of range"},
+        {"18446744073709551617", "out of range"}, /* 2^64 + 1 must not wrap */
+        {"0.1234567891", "finer than a nanosecond"},
+        {"0.1000000000", "finer than a nanosecond"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        parse_one_bad("sample", "PYMEMTRACE_SAMPLE_INTERVAL", cases[i].value, cases[i].reason,
+                      ACC_SAMPLE);
+}
+
 /* ---- PYMEMTRACE_LOG_DIR -------------------------------------------------- */
 
 Test(config_log_dir, good_values_are_copies)
@@ -404,6 +513,13 @@ Test(config_log_file, several_modes_need_m)
     parse_bad(ENV("PYMEMTRACE=trace,reftrace,profile", "PYMEMTRACE_LOG_FILE=%p_%n.log"),
               BAD("PYMEMTRACE_LOG_FILE", "%p_%n.log", "several modes would share one file: add %m",
                   ACC_FILE));
+    /* The sampler writes a log of its own too. */
+    parse_bad(ENV("PYMEMTRACE=profile,sample", "PYMEMTRACE_LOG_FILE=run.log"),
+              BAD("PYMEMTRACE_LOG_FILE", "run.log", "several modes would share one file: add %m",
+                  ACC_FILE));
+    parse_ok(ENV("PYMEMTRACE=sample", "PYMEMTRACE_LOG_FILE=run.log"), &cfg);
+    cr_assert_str_eq(cfg.log_file, "run.log");
+    cfg_free(&cfg);
     /* "%%m" is a percent sign and an 'm', not the mode letter. */
     parse_bad(ENV("PYMEMTRACE=profile,trace", "PYMEMTRACE_LOG_FILE=run%%m.log"),
               BAD("PYMEMTRACE_LOG_FILE", "run%%m.log", "several modes would share one file: add %m",
@@ -628,14 +744,17 @@ Test(config_gc, bad_values)
 Test(config_all, every_setting)
 {
     struct pmt_config cfg;
-    parse_ok(ENV("PATH=/usr/bin", "PYMEMTRACE_QUIET=1", "PYMEMTRACE=profile,trace,reftrace",
+    parse_ok(ENV("PATH=/usr/bin", "PYMEMTRACE_QUIET=1", "PYMEMTRACE=profile,trace,reftrace,sample",
                  "PYMEMTRACE_D_RSS_TRIGGER=64K", "PYMEMTRACE_LOG_DIR=/var/tmp/pmt",
                  "PYMEMTRACE_LOG_FILE=%p_%m_%n.log", "PYMEMTRACE_MESSAGE=nightly run",
                  "PYMEMTRACE_FUNCTION=main", "PYMEMTRACE_INCLUDE_BUILTINS=1",
                  "PYMEMTRACE_INCLUDE_TYPES=A,B", "PYMEMTRACE_EXCLUDE_TYPES=C",
-                 "PYMEMTRACE_GC_COLLECT_ON_EXIT=-1", "PYMEMTRACE_CHILDREN=0", "pymemtrace_x=1"),
+                 "PYMEMTRACE_GC_COLLECT_ON_EXIT=-1", "PYMEMTRACE_CHILDREN=0",
+                 "PYMEMTRACE_SAMPLE_INTERVAL=0.5", "pymemtrace_x=1"),
              &cfg);
-    cr_assert_eq(cfg.modes, (unsigned)(PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE));
+    cr_assert_eq(cfg.modes, (unsigned)(PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE |
+                                       PMT_MODE_SAMPLE));
+    cr_assert_eq(cfg.sample_interval_ns, 500000000LL);
     cr_assert_eq(cfg.d_rss_trigger, 65536);
     cr_assert_str_eq(cfg.log_dir, "/var/tmp/pmt");
     cr_assert_str_eq(cfg.log_file, "%p_%m_%n.log");
@@ -750,7 +869,7 @@ Test(config_unknown, known_list)
               "PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "
               "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "
               "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "
-              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS)");
+              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL)");
     /* Too far from every known name to guess. */
     parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_HEAPSIZE=1"),
               "PYMEMTRACE_HEAPSIZE is not a pymemtrace setting (known: " KNOWN_LIST ")");

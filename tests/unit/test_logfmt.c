@@ -177,3 +177,87 @@ Test(logfmt, random_lines_match_printf)
     }
 #undef RND
 }
+
+/* ---- the sampler's lines ---------------------------------------------------- */
+
+static struct pmt_sample_fields sample_fields(void)
+{
+    struct pmt_sample_fields f = {
+        .local = {.tm_year = 126, .tm_mon = 10, .tm_mday = 4, .tm_hour = 9, .tm_min = 7, .tm_sec = 5},
+        .usec = 90921,
+        .pid = 4242,
+        .rss = 145448960,
+        .vms = 4542902272ull,
+        .shared = 6934528,
+        .text = 4096,
+        .lib = 0,
+        .data = 8466432,
+        .dirty = 0,
+        .peak_rss = 150011904,
+        .pfaults = 37618,
+        .pageins = 3,
+        .user_us = 284220,
+        .system_us = 99182,
+        .children_user_us = 0,
+        .children_system_us = 1,
+        .iowait_us = 10000,
+        .elapsed_us = 12000005,
+    };
+    return f;
+}
+
+Test(logfmt, sample_line_literal)
+{
+    struct pmt_sample_fields f = sample_fields();
+    const char *golden =
+        "2026-11-04 09:07:05,090 - libpymemtrace.so#0 -  4242 - (pymemtrace) - INFO     - "
+        "ProcessLoggingThread-JSON-START {\"timestamp\": \"2026-11-04 09:07:05.090921\", "
+        "\"memory_info\": {\"rss\": 145448960, \"vms\": 4542902272, \"shared\": 6934528, "
+        "\"text\": 4096, \"lib\": 0, \"data\": 8466432, \"dirty\": 0, \"peak_rss\": 150011904, "
+        "\"pfaults\": 37618, \"pageins\": 3}, \"cpu_times\": {\"user\": 0.284220, "
+        "\"system\": 0.099182, \"children_user\": 0.000000, \"children_system\": 0.000001, "
+        "\"iowait\": 0.010000}, \"elapsed_time\": 12.000005, \"pid\": 4242}\n";
+    size_t n = fmt_sample_line(buf, PMT_SAMPLE_MARK_START, &f);
+    cr_assert_eq(n, strlen(golden), "length %zu, want %zu: [%.*s]", n, strlen(golden), (int)n, buf);
+    cr_assert_eq(memcmp(buf, golden, n), 0, "got  [%.*s]\nwant [%s]", (int)n, buf, golden);
+}
+
+/* Against printf of the same layout, at the edges of every field (widest
+ * numbers, six-digit pids, fractions that need zero padding). */
+Test(logfmt, sample_lines_match_printf)
+{
+    static const uint64_t values[] = {0, 1, 999999, 1000000, 123456789, UINT64_MAX};
+    static const pid_t pids[] = {1, 99999, 123456, 4194304};
+    static const char *const marks[] = {PMT_SAMPLE_MARK, PMT_SAMPLE_MARK_START, PMT_SAMPLE_MARK_STOP};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        struct pmt_sample_fields f = sample_fields();
+        uint64_t v = values[i], us = v;
+        f.rss = f.vms = f.shared = f.text = f.lib = f.data = f.dirty = f.peak_rss = v;
+        f.pfaults = f.pageins = v;
+        f.user_us = f.system_us = f.children_user_us = f.children_system_us = f.iowait_us = us;
+        f.elapsed_us = us;
+        f.usec = (uint32_t)(v % 1000000u);
+        f.pid = pids[i % 4];
+        const char *mark = marks[i % 3];
+        unsigned long long u = (unsigned long long)v;
+        unsigned long long s = (unsigned long long)(us / 1000000u), frac = (unsigned long long)(us % 1000000u);
+        snprintf(want, sizeof want,
+                 "%04d-%02d-%02d %02d:%02d:%02d,%03u - libpymemtrace.so#0 - %5d - (pymemtrace) - "
+                 "INFO     - %s {\"timestamp\": \"%04d-%02d-%02d %02d:%02d:%02d.%06u\", "
+                 "\"memory_info\": {\"rss\": %llu, \"vms\": %llu, \"shared\": %llu, \"text\": %llu, "
+                 "\"lib\": %llu, \"data\": %llu, \"dirty\": %llu, \"peak_rss\": %llu, "
+                 "\"pfaults\": %llu, \"pageins\": %llu}, \"cpu_times\": {\"user\": %llu.%06llu, "
+                 "\"system\": %llu.%06llu, \"children_user\": %llu.%06llu, "
+                 "\"children_system\": %llu.%06llu, \"iowait\": %llu.%06llu}, "
+                 "\"elapsed_time\": %llu.%06llu, \"pid\": %d}\n",
+                 f.local.tm_year + 1900, f.local.tm_mon + 1, f.local.tm_mday, f.local.tm_hour,
+                 f.local.tm_min, f.local.tm_sec, f.usec / 1000u, (int)f.pid, mark,
+                 f.local.tm_year + 1900, f.local.tm_mon + 1, f.local.tm_mday, f.local.tm_hour,
+                 f.local.tm_min, f.local.tm_sec, f.usec, u, u, u, u, u, u, u, u, u, u, s, frac, s,
+                 frac, s, frac, s, frac, s, frac, s, frac, (int)f.pid);
+        size_t n = fmt_sample_line(buf, mark, &f);
+        cr_assert_leq(n, PMT_SAMPLE_LINE_MAX);
+        cr_assert_eq(n, strlen(want), "length %zu, want %zu for %s", n, strlen(want), want);
+        cr_assert_eq(memcmp(buf, want, n), 0, "got  [%.*s]\nwant [%s]", (int)n, buf, want);
+    }
+}

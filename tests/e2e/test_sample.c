@@ -1,0 +1,292 @@
+/* PYMEMTRACE=sample: the sampler thread's log, read the way pymemtrace's
+ * process module reads it (sample_check.py, run by Debian's python3, applies
+ * the module's line pattern, json.loads and its timestamp format), on every
+ * interpreter: about one line per interval, START first and STOP last on
+ * every way out (exit, os._exit, exec), RSS that follows the program's
+ * growth, a log of its own for a forked child, no fork warning on 3.12+
+ * (the thread is ended around os.fork()), and bad intervals refused with the
+ * exact message while the program runs untouched. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checks.h"
+
+#define MIB (1024ull * 1024)
+
+/* ---- reading a sampler log ------------------------------------------------ */
+
+struct sample_rec {
+    char kind[8]; /* START, SAMPLE, STOP */
+    long pid;
+    unsigned long long rss, peak, vms, pfaults;
+    double user, elapsed, ts;
+};
+
+struct sample_log {
+    const char *path;
+    size_t n;
+    struct sample_rec *r;
+};
+
+static void sample_load(const char *path, const char *message, struct sample_log *out)
+{
+    const char *check = e2e_program("sample_check.py");
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = message ? PMT_LIST("/usr/bin/python3", check, path, message)
+                                                   : PMT_LIST("/usr/bin/python3", check, path)},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s is not a log that pymemtrace's process module reads\n%s", path,
+              pmt_run_describe(&r));
+    out->path = path;
+    out->n = 0;
+    out->r = calloc(r.out_len / 16 + 1, sizeof *out->r);
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+        struct sample_rec *s = &out->r[out->n++];
+        cr_assert(sscanf(line, "%7s %ld %llu %llu %llu %llu %lf %lf %lf", s->kind, &s->pid, &s->rss, &s->peak,
+                         &s->vms, &s->pfaults, &s->user, &s->elapsed, &s->ts) == 9,
+                  "sample_check.py printed `%s`", line);
+    }
+}
+
+static size_t sample_count(const struct sample_log *l, const char *kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += !strcmp(l->r[i].kind, kind);
+    return n;
+}
+
+/* START first, STOP last, samples between; every line of pid; time moving
+ * forward; the peak never below RSS nor falling. */
+static void sample_check(const struct sample_log *l, pid_t pid)
+{
+    cr_assert(l->n >= 2 && !strcmp(l->r[0].kind, "START") && !strcmp(l->r[l->n - 1].kind, "STOP"),
+              "%s: should begin with START and end with STOP (%zu records)", l->path, l->n);
+    cr_assert(sample_count(l, "START") == 1 && sample_count(l, "STOP") == 1, "%s: one START and one STOP",
+              l->path);
+    for (size_t i = 0; i < l->n; i++) {
+        const struct sample_rec *s = &l->r[i];
+        cr_assert(s->pid == pid, "%s record %zu: pid %ld, the process is %d", l->path, i + 1, s->pid, (int)pid);
+        cr_assert(s->rss > 0 && s->peak >= s->rss && s->vms >= s->rss && s->pfaults > 0,
+                  "%s record %zu: rss %llu, peak %llu, vms %llu, faults %llu", l->path, i + 1, s->rss, s->peak,
+                  s->vms, s->pfaults);
+        if (i == 0)
+            continue;
+        const struct sample_rec *p = &l->r[i - 1];
+        cr_assert(s->ts > p->ts && s->elapsed > p->elapsed,
+                  "%s record %zu: timestamp %.6f / elapsed %.6f not after the previous %.6f / %.6f", l->path, i + 1,
+                  s->ts, s->elapsed, p->ts, p->elapsed);
+        cr_assert(s->peak >= p->peak && s->pfaults >= p->pfaults && s->user >= p->user,
+                  "%s record %zu: peak RSS, faults and CPU time never fall", l->path, i + 1);
+    }
+}
+
+/* The sampler log of pid in dir, checked. */
+static void sample_get(const struct pmt_logset *set, pid_t pid, const char *message, struct sample_log *out)
+{
+    sample_load(pmt_logset_get(set, pid, 'S')->path, message, out);
+    sample_check(out, pid);
+}
+
+static pid_t output_pid(const struct pmt_run_result *r, const char *key)
+{
+    char *want = pmt_strf("%s=", key);
+    const char *p = strstr(r->out, want);
+    cr_assert(p != NULL, "no `%s<pid>` on stdout\n%s", want, pmt_run_describe(r));
+    return (pid_t)atol(p + strlen(want));
+}
+
+static struct pmt_run_result run_sampled(const struct pmt_python *py, const char *dir, const char *modes,
+                                         const char *interval, const char *const *argv_tail)
+{
+    struct pmt_run_result r;
+    const char *const *argv = pmt_list_cat(PMT_LIST(py->path, "-W", "default", e2e_program("sample_run.py")),
+                                           argv_tail);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                                   pmt_strf("PYMEMTRACE_SAMPLE_INTERVAL=%s", interval)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    return r;
+}
+
+/* ---- a growing program ------------------------------------------------------ */
+
+struct grow_case {
+    const char *modes;
+    const char *interval;
+    double seconds;
+};
+
+static void run_grow(const struct pmt_python *py, const void *arg)
+{
+    const struct grow_case *c = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = run_sampled(py, dir, c->modes, c->interval, PMT_LIST("grow", "1.0"));
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(output_pid(&r, "pid") == r.pid);
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    e2e_check_names(&set, &r, r.pid, e2e_mode_letters(c->modes), py->version, true);
+    e2e_check_stderr(&r, dir, &set, false, "");
+    if (strchr(e2e_mode_letters(c->modes), 'P'))
+        e2e_check_log(pmt_logset_get(&set, r.pid, 'P'), NULL, -1);
+
+    struct sample_log l;
+    sample_get(&set, r.pid, NULL, &l);
+    /* About one sample per interval over the run: not more than its wall
+     * time allows, and at least half of the program's own second (a loaded
+     * 2-core machine can delay a wake-up, never add one). */
+    double interval = atof(c->interval);
+    size_t samples = sample_count(&l, "SAMPLE"), most = (size_t)(r.seconds / interval) + 1,
+           least = (size_t)(c->seconds / interval / 2);
+    cr_assert(samples >= least && samples <= most, "%s: %zu samples at %s s over a %.2f s run, expected %zu to %zu",
+              l.path, samples, c->interval, r.seconds, least, most);
+    /* 50 MB touched at a fifth of the run and kept: the last sample is well
+     * above the first line. */
+    const struct sample_rec *last = &l.r[l.n - 2];
+    cr_assert(last->rss >= l.r[0].rss + 40 * MIB, "%s: the last sample's RSS %llu is not 40 MiB above START's %llu",
+              l.path, last->rss, l.r[0].rss);
+}
+
+static const struct grow_case grow_default = {"sample", "0.1", 1.0};
+static const struct grow_case grow_quarter = {"sample", "0.25", 1.0};
+static const struct grow_case grow_profile = {"profile,sample", "0.1", 1.0};
+
+E2E_TESTS_SUPPORTED(sample, grow, run_grow, &grow_default)
+E2E_TESTS_SUPPORTED(sample, grow_quarter_second, run_grow, &grow_quarter)
+E2E_TESTS_SUPPORTED(sample, grow_with_profile, run_grow, &grow_profile)
+
+/* ---- fork --------------------------------------------------------------------
+ * Run with -W default: on 3.12+ os.fork() in a process with another thread
+ * prints a DeprecationWarning (-W error does not show it: CPython drops the
+ * error), so the program's stderr must stay empty. With `logging`, a Python
+ * at-fork callback runs inside os.fork() before 3.13 counts threads. */
+
+static void run_fork(const struct pmt_python *py, const void *arg)
+{
+    const char *extra = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r =
+        run_sampled(py, dir, "sample", "0.05", extra ? PMT_LIST("fork", "1.2", extra) : PMT_LIST("fork", "1.2"));
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    pid_t child = output_pid(&r, "child");
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 2, "expected the parent's and the child's sampler logs, found %zu", set.n);
+    e2e_check_names(&set, &r, r.pid, "S", py->version, true);
+    e2e_check_names(&set, &r, child, "S", py->version, true);
+    char *rest = e2e_check_stderr(&r, dir, &set, false, NULL);
+    cr_assert(strstr(rest, "multi-threaded") == NULL && rest[0] == '\0',
+              "the sampler thread showed in the program's stderr:\n%s", pmt_excerpt(rest, 2000));
+    struct sample_log parent, kid;
+    sample_get(&set, r.pid, NULL, &parent);
+    sample_get(&set, child, NULL, &kid);
+    cr_assert(sample_count(&kid, "SAMPLE") >= 1, "%s: the child ran 0.4 s at 0.05 s and has no sample", kid.path);
+    /* The parent's sampler went on after the fork: samples after the child
+     * started, and after it ended. */
+    const struct sample_rec *kid_start = &kid.r[0], *kid_stop = &kid.r[kid.n - 1];
+    size_t during = 0, after = 0;
+    for (size_t i = 0; i < parent.n; i++) {
+        during += !strcmp(parent.r[i].kind, "SAMPLE") && parent.r[i].ts > kid_start->ts && parent.r[i].ts < kid_stop->ts;
+        after += !strcmp(parent.r[i].kind, "SAMPLE") && parent.r[i].ts > kid_stop->ts;
+    }
+    cr_assert(during >= 1 && after >= 1, "%s: %zu samples while the child ran, %zu after: the sampler did not resume",
+              parent.path, during, after);
+}
+
+E2E_TESTS_SUPPORTED(sample, fork, run_fork, NULL)
+E2E_TESTS_SUPPORTED(sample, fork_with_logging, run_fork, "logging")
+
+/* ---- os._exit and exec: STOP on the way out ------------------------------- */
+
+static void run_exit_path(const struct pmt_python *py, const void *arg)
+{
+    const char *what = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = run_sampled(py, dir, "sample", "0.05", PMT_LIST(what, "0.3"));
+    int status = !strcmp(what, "os_exit") ? 7 : 0;
+    cr_assert(r.exited && r.exit_code == status, "expected status %d\n%s", status, pmt_run_describe(&r));
+    cr_assert(output_pid(&r, "pid") == r.pid);
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    e2e_check_names(&set, &r, r.pid, "S", py->version, true);
+    e2e_check_stderr(&r, dir, &set, false, "");
+    struct sample_log l;
+    sample_get(&set, r.pid, NULL, &l); /* STOP last */
+    cr_assert(sample_count(&l, "SAMPLE") >= 1, "%s: no sample in 0.3 s at 0.05 s", l.path);
+}
+
+E2E_TESTS_SUPPORTED(sample, os_exit, run_exit_path, "os_exit")
+E2E_TESTS_SUPPORTED(sample, exec, run_exit_path, "exec")
+
+/* ---- the message line and quiet ------------------------------------------- */
+
+static void run_message(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, e2e_program("sample_run.py"), "grow", "0.3"),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=sample", "PYMEMTRACE_QUIET=1",
+                                                   "PYMEMTRACE_MESSAGE=nightly run 7")},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    e2e_check_names(&set, &r, r.pid, "S", py->version, true);
+    e2e_check_stderr(&r, dir, &set, true, "");
+    struct sample_log l;
+    sample_get(&set, r.pid, "nightly run 7", &l);
+}
+
+E2E_TEST_PY(sample, message_and_quiet_debian, PMT_PY_DEBIAN, run_message, NULL)
+E2E_TEST_PY(sample, message_and_quiet_py313, PMT_PY_313, run_message, NULL)
+
+/* ---- bad intervals and unwritable targets: the program runs untouched ----- */
+
+struct refused {
+    const char *const env[4];
+    const char *line; /* the one agent line on stderr */
+};
+
+static void run_refused(const struct pmt_python *py, const void *arg)
+{
+    const struct refused *c = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    size_t n;
+    char **lines = e2e_run_plain_against_baseline(py, dir, "2000", c->env, &n, &r);
+    cr_assert(n == 1 && !strcmp(lines[0], c->line), "expected exactly the line `%s` on stderr\n%s", c->line,
+              pmt_run_describe(&r));
+    e2e_check_no_files(dir, c->env[1]);
+}
+
+#define ACCEPTED "accepted: seconds between samples, a decimal number from 0.001 to 86400 such as 0.25; not tracing"
+#define REFUSED(name, value, reason)                                                                         \
+    static const struct refused refused_##name = {                                                           \
+        {"PYMEMTRACE=sample", "PYMEMTRACE_SAMPLE_INTERVAL=" value, NULL},                                     \
+        "pymemtrace: PYMEMTRACE_SAMPLE_INTERVAL='" value "' is not valid (" reason "); " ACCEPTED};          \
+    E2E_TEST_PY(sample, bad_interval_##name##_debian, PMT_PY_DEBIAN, run_refused, &refused_##name)           \
+    E2E_TEST_PY(sample, bad_interval_##name##_py313, PMT_PY_313, run_refused, &refused_##name)
+
+REFUSED(zero, "0", "out of range")
+REFUSED(word, "fast", "not a number")
+REFUSED(negative, "-0.5", "negative")
+REFUSED(leading_point, ".5", "not a number")
+REFUSED(too_long, "86401", "out of range")
+REFUSED(too_fine, "0.0000000001", "finer than a nanosecond")
+
+/* QUIET, so the one line is the failure. */
+static const struct refused dev_full = {
+    {"PYMEMTRACE=sample", "PYMEMTRACE_LOG_FILE=/dev/full", "PYMEMTRACE_QUIET=1", NULL},
+    "pymemtrace: cannot write /dev/full: No space left on device; sampling stopped"};
+static const struct refused proc_dir = {
+    {"PYMEMTRACE=sample", "PYMEMTRACE_LOG_DIR=/proc/pymemtrace-nope", NULL},
+    "pymemtrace: cannot create the log folder /proc/pymemtrace-nope: No such file or directory; not sampling"};
+
+E2E_TESTS_SUPPORTED(sample, no_harm_dev_full, run_refused, &dev_full)
+E2E_TESTS_SUPPORTED(sample, no_harm_log_dir_in_proc, run_refused, &proc_dir)
