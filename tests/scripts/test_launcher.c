@@ -161,7 +161,8 @@ Test(launcher, help_documents_every_flag)
         "PYMEMTRACE_INCLUDE_TYPES", "--exclude-types", "PYMEMTRACE_EXCLUDE_TYPES",
         "--include-builtins", "PYMEMTRACE_INCLUDE_BUILTINS=1", "--gc-collect-on-exit",
         "PYMEMTRACE_GC_COLLECT_ON_EXIT", "--no-children", "PYMEMTRACE_CHILDREN=0",
-        "--native", "PYMEMTRACE_NATIVE_STACK",
+        "--native", "PYMEMTRACE_NATIVE_STACK", "--sample", "PYMEMTRACE=sample",
+        "--sample-interval", "PYMEMTRACE_SAMPLE_INTERVAL",
     };
     const char *opts[] = {"--help", "-h"};
     for (size_t o = 0; o < 2; o++) {
@@ -313,6 +314,31 @@ Test(launcher, exports_the_reftrace_settings)
     cr_expect_str_eq(r.out, want);
     sup_free(&r);
     sup_done(dir);
+}
+
+Test(launcher, exports_the_sample_settings)
+{
+    char *dir = sup_tmpdir("launcher");
+    const char *script = "env | grep '^PYMEMTRACE' | LC_ALL=C sort";
+    const char *const args[] = {"--sample", "--trace", "--sample-interval=0.25", "--library",
+                                sup_agent(), "--", NULL};
+    struct sup_result r;
+    lt_capture(NULL, dir, args, script, NULL, &r);
+    char want[2 * PATH_MAX];
+    snprintf(want, sizeof want,
+             "PYMEMTRACE=trace,sample\n"
+             "PYMEMTRACE_LOG_DIR=%s\n"
+             "PYMEMTRACE_SAMPLE_INTERVAL=0.25\n",
+             dir);
+    cr_expect_str_eq(r.out, want);
+    sup_free(&r);
+    sup_done(dir);
+    lt_expect_usage_error((const char *const[]){"--sample-interval", "1e-1", NULL}, 1,
+                          "--sample-interval");
+    lt_expect_usage_error((const char *const[]){"--sample-interval", ".5", NULL}, 1,
+                          "--sample-interval");
+    lt_expect_usage_error((const char *const[]){"--sample-interval", "0.1234567891", NULL}, 1,
+                          "--sample-interval");
 }
 
 Test(launcher, bad_reftrace_values)
