@@ -1,0 +1,80 @@
+"""PYMEMTRACE_FUNCTION's end-to-end program. argv[1] picks the scenario:
+
+twice   process_arguments() twice, then function_mod.Worker().run() twice and
+        a module-level run() once (a decoy for "function_mod:Worker.run"),
+        with code outside them before, between and after
+nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
+raise   fails() raises out of the function; the caller catches it
+thread  process_arguments() in a threading.Thread only
+Prints one line per call and, last, "native_id=<main> worker=<thread or 0>".
+"""
+import sys
+import threading
+
+import function_mod
+
+
+def fn_callee(size):
+    buf = bytearray(size)
+    for i in range(0, len(buf), 4096):
+        buf[i] = 1
+    return len(buf)
+
+
+def process_arguments(size):  # marker: def process_arguments
+    total = fn_callee(size)
+    return total + len(str(total))
+
+
+def recurse(k):  # marker: def recurse
+    if k > 0:
+        return recurse(k - 1) + 1
+    return process_arguments(1 << 20)
+
+
+def fails():  # marker: def fails
+    fn_callee(1 << 20)
+    raise ValueError("leaves fails()")
+
+
+def run():
+    return fn_callee(1 << 16)
+
+
+def outside_before():
+    return fn_callee(2 << 20)
+
+
+def outside_after():
+    return fn_callee(2 << 20)
+
+
+def main():
+    scenario = sys.argv[1]
+    worker = [0]
+    outside_before()
+    if scenario == "twice":
+        print("call", process_arguments(4 << 20))
+        outside_after()
+        print("call", process_arguments(3 << 20))
+        print("run", function_mod.Worker().run(), function_mod.Worker().run(), run())
+    elif scenario == "nest":
+        print("nest", recurse(1))
+    elif scenario == "raise":
+        try:
+            fails()
+        except ValueError as e:
+            print("caught", e)
+    elif scenario == "thread":
+        def body():
+            worker[0] = threading.get_native_id()
+            print("thread", process_arguments(4 << 20))
+        t = threading.Thread(target=body)
+        t.start()
+        t.join()
+    outside_after()
+    print("native_id=%d worker=%d" % (threading.get_native_id(), worker[0]))
+
+
+if __name__ == "__main__":
+    main()
