@@ -306,8 +306,8 @@ static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_s
     if (ts != fn_owner) {
         char text[400];
         snprintf(text, sizeof text,
-                 "not traced: %s called on thread native_id=%u while this log traces another "
-                 "thread's call",
+                 "not traced: %s called on another thread (native id %u) while this log traces "
+                 "this call",
                  site->func, pmt_hooks_thread());
         fn_msg_all(text);
         return 0;
@@ -369,6 +369,24 @@ static void *fn_evaluator(void)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
+/* Logs open at calls of the function, long after start-up: the folder is
+ * fixed now, so that a program that changes its current folder meanwhile
+ * still writes where it was started (as the other modes, which open their
+ * logs at start-up, do). */
+static char fn_log_dir[4096];
+
+static void fn_fix_log_dir(void)
+{
+    const char *dir = pmt.env.log_dir;
+    char cwd[2048];
+    if ((dir && dir[0] == '/') || !getcwd(cwd, sizeof cwd))
+        return;
+    int n = dir ? snprintf(fn_log_dir, sizeof fn_log_dir, "%s/%s", cwd, dir)
+                : snprintf(fn_log_dir, sizeof fn_log_dir, "%s", cwd);
+    if (n > 0 && (size_t)n < sizeof fn_log_dir)
+        pmt.env.log_dir = fn_log_dir;
+}
+
 int fn_install(void)
 {
     char why[256];
@@ -387,6 +405,7 @@ int fn_install(void)
         return -1;
     }
     fn_installed = 1;
+    fn_fix_log_dir();
     return 0;
 }
 

@@ -272,3 +272,34 @@ static void run_thread(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TESTS_SUPPORTED(function, called_in_a_thread, run_thread, NULL)
+
+/* ---- two threads at once: the first call is traced, the other is not ------- */
+
+static void run_overlap(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "overlap", "slow_target");
+    long main_id = 0, worker_id = 0;
+    const char *ids = strstr(r.out, "native_id=");
+    cr_assert(ids && sscanf(ids, "native_id=%ld worker=%ld", &main_id, &worker_id) == 2 && worker_id > 0,
+              "unexpected output\n%s", pmt_run_describe(&r));
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 2);
+    int def = fn_marker("function_target.py", "slow_target");
+    char *note = pmt_strf("not traced: slow_target called on another thread (native id %ld) while this log "
+                          "traces this call",
+                          main_id);
+    for (size_t k = 0; k < 2; k++) {
+        const struct pmt_log *log = logs[k]->log;
+        fn_check_call(logs[k], "PT"[k], 0, "slow_target", def, "fn_callee");
+        cr_assert(e2e_msg_thread_id(pmt_log_first(log, PMT_K_MSG)) == worker_id,
+                  "%s: the traced call is the worker's (native_id=%ld)", logs[k]->path, worker_id);
+        cr_assert(fn_find_msg(log, note, 0) >= 0, "%s: no MSG `%s`", logs[k]->path, note);
+        for (size_t i = 0; i < log->n; i++)
+            cr_assert(e2e_msg_thread_id(&log->lines[i]) < 0 || e2e_msg_thread_id(&log->lines[i]) == worker_id,
+                      "%s line %d: the main thread's call got into the log: %s", logs[k]->path,
+                      log->lines[i].lineno, log->lines[i].raw);
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, second_thread_while_traced, run_overlap, NULL)

@@ -6,6 +6,8 @@ twice   process_arguments() twice, then function_mod.Worker().run() twice and
 nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
 raise   fails() raises out of the function; the caller catches it
 thread  process_arguments() in a threading.Thread only
+overlap a thread's slow_target() call waits while the main thread calls
+        slow_target() too
 Prints one line per call and, last, "native_id=<main> worker=<thread or 0>".
 """
 import sys
@@ -35,6 +37,14 @@ def recurse(k):  # marker: def recurse
 def fails():  # marker: def fails
     fn_callee(1 << 20)
     raise ValueError("leaves fails()")
+
+
+def slow_target(started, release):  # marker: def slow_target
+    if started is None:
+        return fn_callee(1 << 16)
+    started.set()
+    release.wait()
+    return fn_callee(1 << 20)
 
 
 def run():
@@ -71,6 +81,18 @@ def main():
             print("thread", process_arguments(4 << 20))
         t = threading.Thread(target=body)
         t.start()
+        t.join()
+    elif scenario == "overlap":
+        started, release = threading.Event(), threading.Event()
+
+        def waiter():
+            worker[0] = threading.get_native_id()
+            print("waiter", slow_target(started, release))
+        t = threading.Thread(target=waiter)
+        t.start()
+        started.wait()
+        print("main", slow_target(None, None))
+        release.set()
         t.join()
     outside_after()
     print("native_id=%d worker=%d" % (threading.get_native_id(), worker[0]))
