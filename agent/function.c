@@ -126,6 +126,25 @@ static const char *fn_module(const void *frame, char *buf, size_t cap)
     return fn_copy_utf8(name, buf, cap);
 }
 
+/* site->match values besides -1 (undecided) and 0 */
+enum { FN_MATCH = 1, FN_MATCH_GENERATOR = 2 };
+
+/* Generators, coroutines and async generators (co_flags CO_GENERATOR 0x20,
+ * CO_COROUTINE 0x80, CO_ASYNC_GENERATOR 0x200): their calls are not
+ * sessions, their resumes are (see the top of this file). */
+static int fn_is_generator(pmt_obj *code)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_busy++;
+    pmt_obj *flags = api->PyObject_GetAttrString(code, "co_flags");
+    long v = flags ? api->PyLong_AsLong(flags) : 0;
+    if (flags)
+        api->Py_DecRef(flags);
+    api->PyErr_Clear();
+    pmt_busy--;
+    return v > 0 && (v & (0x20 | 0x80 | 0x200)) != 0;
+}
+
 static __attribute__((noinline)) int fn_decide(struct pmt_site *site, pmt_obj *code,
                                                const void *frame)
 {
@@ -142,6 +161,7 @@ static __attribute__((noinline)) int fn_decide(struct pmt_site *site, pmt_obj *c
         qualname = fn_qualname(code, qbuf, sizeof qbuf);
     if (need & FS_NEED_MODULE)
         module = fn_module(frame, mbuf, sizeof mbuf);
+    int generator = fn_is_generator(code);
     api->PyErr_Clear();
     api->PyErr_Restore(et, ev, etb);
     pmt_busy--;
@@ -158,7 +178,9 @@ static __attribute__((noinline)) int fn_decide(struct pmt_site *site, pmt_obj *c
             file = abs;
         }
     }
-    return site->match = fs_match(&fn_spec, site->func, qualname, module, file);
+    if (!fs_match(&fn_spec, site->func, qualname, module, file))
+        return site->match = 0;
+    return site->match = generator ? FN_MATCH_GENERATOR : FN_MATCH;
 }
 
 /* The hot path: a matching frame's site, else NULL. */
@@ -173,6 +195,10 @@ static inline __attribute__((always_inline)) const struct pmt_site *fn_wanted(co
     int match = site->match;
     if (__builtin_expect(match < 0, 0)) /* sites are the hooks' writable memory */
         match = fn_decide((struct pmt_site *)site, code, frame);
+    /* 3.11+ evaluate a generator function's call up to RETURN_GENERATOR, an
+     * empty session: only its resumes (frames the generator owns) count. */
+    if (match == FN_MATCH_GENERATOR && shim_eval_frame_owned_by_thread(&pmt.py, frame))
+        return NULL;
     return match ? site : NULL;
 }
 

@@ -13,19 +13,19 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
     {8, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
          .lasti_scale = 1, .co_filename = 104, .co_name = 112,
          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAME_ONLY,
-         .eval_globals = 48}},
+         .eval_globals = 48, .eval_owner = -1}},
     {9, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
          .lasti_scale = 1, .co_filename = 104, .co_name = 112,
          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAMEOBJ,
-         .eval_globals = 48}},
+         .eval_globals = 48, .eval_owner = -1}},
     {10, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 96,
           .lasti_scale = 2, .co_filename = 104, .co_name = 112,
           .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAMEOBJ,
-          .eval_globals = 48}},
+          .eval_globals = 48, .eval_owner = -1}},
     {11, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 32, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
-          .eval_globals = 8}},
+          .eval_globals = 8, .eval_owner = 69}},
     /* 3.12 os.fork: fork(), warn_about_fork_with_threads(), then
      * PyOS_AfterFork_Parent(); 3.13 swapped the last two. Measured: a thread
      * started from an os.register_at_fork(after_in_parent=...) callback
@@ -33,7 +33,7 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
     {12, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_FIRST, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
-          .eval_globals = 24}},
+          .eval_globals = 24, .eval_owner = 70}},
     /* 3.13 (offsetof against the 3.13.0 internal headers; also in
      * _Py_DebugOffsets): PyThreadState.current_frame at 72;
      * _PyInterpreterFrame.previous at 8, .instr_ptr at 56, .owner at 70,
@@ -42,7 +42,7 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
           .iframe_instr = 56, .iframe_owner = 70, .owner_cstack = 3,
-          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24}},
+          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 70}},
 #undef SHIM_NO_FRAMES
 };
 
@@ -77,7 +77,7 @@ static const struct shim_sym shim_syms[] = {
     SHIM_REQ(PyObject_CallFunctionObjArgs), SHIM_REQ(PyCFunction_NewEx),
     SHIM_REQ(PyThreadState_Get), SHIM_REQ(PyThreadState_Swap), SHIM_REQ(PyInterpreterState_Main),
     SHIM_REQ(PyInterpreterState_ThreadHead), SHIM_REQ(PyThreadState_Next),
-    SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyImport_GetModuleDict),
+    SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyLong_AsLong), SHIM_REQ(PyImport_GetModuleDict),
     SHIM_REQ(PyDict_GetItemString), SHIM_OPT(Py_AddPendingCall),
     SHIM_OPT(PyRefTracer_SetTracer), SHIM_OPT(PyRefTracer_GetTracer),
     SHIM_OPT(PyThreadState_GetUnchecked), SHIM_OPT(PyUnstable_InterpreterFrame_GetLasti),

@@ -73,6 +73,7 @@ struct pmt_capi {
     pmt_tstate *(*PyThreadState_Next)(pmt_tstate *ts);
     int (*PyGILState_Check)(void);
     pmt_obj *(*PyLong_FromLong)(long v);
+    long (*PyLong_AsLong)(pmt_obj *o);
     pmt_obj *(*PyImport_GetModuleDict)(void);
     pmt_obj *(*PyDict_GetItemString)(pmt_obj *d, const char *key);
     int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
@@ -131,6 +132,11 @@ struct pmt_layout {
      * on 3.8-3.10, _PyInterpreterFrame.f_globals on 3.11+). */
     int eval_kind;
     int eval_globals;
+    /* 3.11+ (else -1): _PyInterpreterFrame.owner, FRAME_OWNED_BY_THREAD (0)
+     * for a frame being called, FRAME_OWNED_BY_GENERATOR (1) for a resumed
+     * generator or coroutine. A generator function's call is evaluated
+     * too, up to RETURN_GENERATOR, before its body ever runs. */
+    int eval_owner;
 };
 
 enum {
@@ -240,6 +246,12 @@ static inline pmt_obj *shim_eval_code(const struct pmt_shim *s, const void *fram
     int off = s->layout.eval_kind == PMT_EVAL_IFRAME ? s->layout.iframe_code : s->layout.frame_code;
     pmt_obj *code = *(pmt_obj *const *)((const char *)frame + off);
     return code && shim_type_of(code) == s->api.code_type ? code : NULL;
+}
+
+/* 1 if the frame is a generator's or coroutine's own (3.11+), not a call. */
+static inline int shim_eval_frame_owned_by_thread(const struct pmt_shim *s, const void *frame)
+{
+    return s->layout.eval_owner >= 0 && *((const signed char *)frame + s->layout.eval_owner) == 0;
 }
 
 static inline pmt_obj *shim_eval_globals(const struct pmt_shim *s, const void *frame)

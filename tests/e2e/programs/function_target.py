@@ -6,6 +6,7 @@ twice   process_arguments() twice, then function_mod.Worker().run() twice and
 nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
 raise   fails() raises out of the function; the caller catches it
 thread  process_arguments() in a threading.Thread only
+gen     produce(), a generator, resumed four times (three yields, the end)
 overlap a thread's slow_target() call waits while the main thread calls
         slow_target() too
 Prints one line per call and, last, "native_id=<main> worker=<thread or 0>".
@@ -47,6 +48,11 @@ def slow_target(started, release):  # marker: def slow_target
     return fn_callee(1 << 20)
 
 
+def produce(n):  # marker: def produce
+    for i in range(n):
+        yield fn_callee(1 << 20)
+
+
 def run():
     return fn_callee(1 << 16)
 
@@ -82,6 +88,8 @@ def main():
         t = threading.Thread(target=body)
         t.start()
         t.join()
+    elif scenario == "gen":
+        print("gen", sum(produce(3)))
     elif scenario == "overlap":
         started, release = threading.Event(), threading.Event()
 
