@@ -321,3 +321,102 @@ static void run_generator(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TESTS_SUPPORTED(function, generator_resumes, run_generator, NULL)
+
+/* ---- many calls: the first 16 are announced on stderr, then one line -------- */
+
+static void run_many(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "many"),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_FUNCTION=process_arguments"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 20, "expected 20 logs, one per call, found %zu\n%s", set.n, pmt_run_describe(&r));
+    char **lines, *rest;
+    size_t n;
+    pmt_split_stderr(r.err, &lines, &n, &rest);
+    cr_assert(n == 17, "expected 16 log paths and one closing line on stderr, got %zu lines\n%s", n,
+              pmt_run_describe(&r));
+    for (size_t i = 0; i < 16; i++)
+        cr_assert(!strncmp(lines[i], "pymemtrace: profile log: ", 25), "stderr line %zu: %s", i + 1, lines[i]);
+    cr_assert_str_eq(lines[16],
+                     "pymemtrace: further PYMEMTRACE_FUNCTION logs go to the same folder without being announced");
+    cr_assert_str_eq(rest, "");
+    for (size_t i = 0; i < set.n; i++)
+        e2e_check_log(&set.files[i], NULL, -1);
+}
+
+E2E_TESTS_SUPPORTED(function, many_calls_announced_sparingly, run_many, NULL)
+
+/* ---- os._exit inside nested calls: every log still complete --------------- */
+
+static void run_exit(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "exit"),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                "PYMEMTRACE_FUNCTION=leave"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 3 && strstr(r.out, "leaving"), "%s", pmt_run_describe(&r));
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 4);
+    for (size_t k = 0; k < 4; k++) {
+        cr_assert(logs[k]->id.depth == k / 2, "%s: depth %zu expected", logs[k]->name, k / 2);
+        cr_assert(fn_find_msg(logs[k]->log, "tracing ended (the process is ending) inside this call", 0) >= 0,
+                  "%s: no MSG saying the process ended inside the call", logs[k]->path);
+    }
+    fn_check_detach(logs[0], "leave", 1);
+}
+
+E2E_TESTS_SUPPORTED(function, os_exit_inside_nested_calls, run_exit, NULL)
+
+/* ---- reftrace is not scoped ------------------------------------------------ */
+
+static void run_reftrace(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "twice"),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                "PYMEMTRACE_FUNCTION=process_arguments"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    char **lines, *rest;
+    size_t n;
+    pmt_split_stderr(r.err, &lines, &n, &rest);
+    bool alone = !strcmp(modes, "reftrace");
+    cr_assert(n >= 1 && !strcmp(lines[0], alone ? "pymemtrace: PYMEMTRACE_FUNCTION applies to profile and trace, "
+                                                  "not reftrace; not tracing"
+                                                : "pymemtrace: PYMEMTRACE_FUNCTION applies to profile and trace, "
+                                                  "not reftrace; the other modes still run"),
+              "%s", pmt_run_describe(&r));
+    if (alone) {
+        cr_assert(n == 1, "%s", pmt_run_describe(&r));
+        e2e_check_no_files(dir, "PYMEMTRACE=reftrace with PYMEMTRACE_FUNCTION");
+        return;
+    }
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 2, "expected the two profile logs of the two calls, found %zu\n%s", set.n,
+              pmt_run_describe(&r));
+    for (size_t i = 0; i < set.n; i++)
+        cr_assert(set.files[i].id.mode == 'P', "%s: only profile logs", set.files[i].name);
+}
+
+E2E_TESTS_SUPPORTED(function, with_reftrace_only, run_reftrace, "reftrace")
+E2E_TESTS_SUPPORTED(function, with_reftrace_and_profile, run_reftrace, "reftrace,profile")

@@ -7,10 +7,13 @@ nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
 raise   fails() raises out of the function; the caller catches it
 thread  process_arguments() in a threading.Thread only
 gen     produce(), a generator, resumed four times (three yields, the end)
+many    process_arguments() 20 times
+exit    leave(1) -> leave(0), which ends the process with os._exit(3)
 overlap a thread's slow_target() call waits while the main thread calls
         slow_target() too
 Prints one line per call and, last, "native_id=<main> worker=<thread or 0>".
 """
+import os
 import sys
 import threading
 
@@ -53,6 +56,14 @@ def produce(n):  # marker: def produce
         yield fn_callee(1 << 20)
 
 
+def leave(k):  # marker: def leave
+    if k > 0:
+        return leave(k - 1)
+    fn_callee(1 << 20)
+    print("leaving", flush=True)
+    os._exit(3)
+
+
 def run():
     return fn_callee(1 << 16)
 
@@ -88,6 +99,10 @@ def main():
         t = threading.Thread(target=body)
         t.start()
         t.join()
+    elif scenario == "many":
+        print("many", sum(process_arguments(1 << 16) for _ in range(20)))
+    elif scenario == "exit":
+        leave(1)
     elif scenario == "gen":
         print("gen", sum(produce(3)))
     elif scenario == "overlap":
