@@ -420,3 +420,32 @@ static void run_reftrace(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(function, with_reftrace_only, run_reftrace, "reftrace")
 E2E_TESTS_SUPPORTED(function, with_reftrace_and_profile, run_reftrace, "reftrace,profile")
+
+/* ---- the launcher's --function ------------------------------------------------ */
+
+static void run_launcher(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(pmt_join(pmt_env("PMT_BUILD_ROOT"), "pymemtrace-run"), "--profile", "--trace",
+                                 "--d-rss-trigger", "0", "--function", "function_mod:Worker.run", "--", py->path,
+                                 e2e_program("function_target.py"), "twice"),
+                .cwd = dir,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 4, "expected the profile and trace logs of Worker.run's two calls, found %zu\n%s", set.n,
+              pmt_run_describe(&r));
+    int def = fn_marker("function_mod.py", "Worker.run");
+    for (size_t i = 0; i < set.n; i++) {
+        const struct pmt_logfile *f = &set.files[i];
+        e2e_check_log(f, NULL, 0);
+        fn_check_call(f, f->id.mode, 0, "run", def, "fill");
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, launcher_option, run_launcher, NULL)
