@@ -66,6 +66,8 @@ int pmt_audit_hook(const char *event, pmt_obj *args, void *data);
 void pmt_finish(int python_usable);  /* LAST/EOF on every log, STOP on the sampler's; idempotent */
 /* The first MSG line's text, for this process (at install, in a fork child). */
 void pmt_set_info(const char *rss_source, uint32_t tid);
+/* The same with the RSS source already set, naming another thread. */
+void pmt_info_for_thread(uint32_t tid);
 void pmt_fork_prepare(void);         /* pthread_atfork handlers: agent threads end before */
 void pmt_fork_parent(void);          /* a fork and start again after it */
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/function.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
 #include "agent/sampler.h"
@@ -150,6 +151,8 @@ static void en_after_fork_child(void)
         rss_reopen_after_fork(pmt_glibc_malloc(), source, sizeof source);
         pmt_set_info(source, (uint32_t)syscall(SYS_gettid)); /* the child's pid */
         pmt_hooks_after_fork();
+        if (pmt.cfg.function)
+            fn_after_fork_child();
         for (int i = 0; i < PMT_NLOGS; i++)
             tracelog_forget_after_fork(&pmt.logs[i]);
     }
@@ -173,9 +176,16 @@ static void en_attach(void *handle, int python_main)
      * the agent on untouched. */
     if (!pmt.cfg.children)
         en_keep_from_children();
-    if (pmt.cfg.function) {
-        pmt_say("PYMEMTRACE_FUNCTION is not implemented in this version; not tracing", NULL);
-        return;
+    if (pmt.cfg.function && (pmt.cfg.modes & PMT_MODE_REFTRACE)) {
+        /* Function scoping covers the profile and trace hooks only. */
+        pmt.cfg.modes &= ~(unsigned)PMT_MODE_REFTRACE;
+        if (!pmt.cfg.modes) {
+            pmt_say("PYMEMTRACE_FUNCTION applies to profile and trace, not reftrace; not tracing",
+                    NULL);
+            return;
+        }
+        pmt_say("PYMEMTRACE_FUNCTION applies to profile and trace, not reftrace; the other modes "
+                "still run", NULL);
     }
     /* Our own PyRefTracer_SetTracer comes first in the global scope (a
      * libpython calls it through its PLT); the agent calls the real one. */

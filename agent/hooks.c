@@ -104,6 +104,7 @@ static const struct pmt_site *site_add(pmt_obj *code)
     s->func = site_utf8(shim_code_name(&pmt.py, code));
     s->file_len = strlen(s->file);
     s->func_len = strlen(s->func);
+    s->match = -1; /* decided by agent/function.c when it first evaluates the code */
     pmt.py.api.PyErr_Restore(et, ev, etb);
     size_t i = site_hash(code) & site_mask;
     while (site_table[i])

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/function.h"
 #include "agent/native.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
@@ -226,11 +227,20 @@ static void in_watch_sigterm(void)
 
 /* ---- install ------------------------------------------------------------ */
 
+static char in_rss_source[320];
+
 void pmt_set_info(const char *rss_source, uint32_t tid)
 {
+    if (rss_source != in_rss_source)
+        snprintf(in_rss_source, sizeof in_rss_source, "%s", rss_source);
     snprintf(pmt.info, sizeof pmt.info,
              "pymemtrace agent %s, pid %d, Python %s; %s; thread native_id=%u", PMT_VERSION,
              (int)getpid(), pmt.py.version.text, rss_source, tid);
+}
+
+void pmt_info_for_thread(uint32_t tid)
+{
+    pmt_set_info(in_rss_source, tid);
 }
 
 static void in_install(void)
@@ -265,6 +275,10 @@ static void in_install(void)
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (!(pmt.cfg.modes & in_modes[i]))
             continue;
+        if (pmt.cfg.function && in_hooks[i]) {
+            any = 1; /* opened by each call of the function (function.c) */
+            continue;
+        }
         if (tracelog_open(&pmt.logs[i], &pmt.env, letters[i], names[i], pmt_hooks_line,
                           pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), tid) != 0) {
             /* Said on stderr. Nothing is installed: close what was opened. */
@@ -284,6 +298,13 @@ static void in_install(void)
     in_call_with("atexit", "register", &in_defs[2]);
     if (!any)
         return;
+    if (pmt.cfg.function) {
+        /* No hook anywhere until a traced function is called. */
+        pmt.active = fn_install() == 0;
+        if (pmt.active)
+            in_watch_sigterm();
+        return;
+    }
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
             in_call_with("threading", i == PMT_LOG_PROFILE ? "setprofile" : "settrace",
@@ -311,6 +332,8 @@ void pmt_finish(int python_usable)
         pmt_busy--;
     }
     pmt.active = 0;
+    if (pmt.cfg.function)
+        fn_finish(python_usable); /* calls still running: the deeper logs first */
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (rss.mode == RSS_CHECK) {
             char text[256];
@@ -347,6 +370,8 @@ static void in_before_exec(void)
     sampler_finish(); /* not restarted if exec fails: the sampler has ended */
     if (!pmt.active || getpid() != pmt.owner)
         return;
+    if (pmt.cfg.function)
+        fn_before_exec();
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (pmt.logs[i].state != PMT_LOG_OPEN)
             continue;

@@ -235,8 +235,8 @@ static int tl_join(char *out, size_t cap, const char *dir, const char *name)
     return n < cap ? 0 : -1;
 }
 
-static int tl_create(const struct pmt_log_env *env, char letter, unsigned *ordinal, char *path,
-                     size_t cap)
+static int tl_create(const struct pmt_log_env *env, char letter, unsigned depth, unsigned *ordinal,
+                     char *path, size_t cap)
 {
     char name[2048];
     if (env->log_dir && tl_mkdirs(env->log_dir) != 0) {
@@ -253,7 +253,7 @@ static int tl_create(const struct pmt_log_env *env, char letter, unsigned *ordin
                 return errno = ENAMETOOLONG, -1;
             flags |= O_TRUNC;
         } else {
-            if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), letter, 0,
+            if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), letter, depth,
                               env->py_version))
                 return errno = ENAMETOOLONG, -1;
             flags |= O_EXCL; /* never overwrite: after exec the same pid starts over */
@@ -267,11 +267,12 @@ static int tl_create(const struct pmt_log_env *env, char letter, unsigned *ordin
     return -1;
 }
 
-int tracelog_create(const struct pmt_log_env *env, char letter, const char *mode_name,
-                    unsigned *ordinal, char *path, size_t cap, const char *then)
+static int tl_create_said(const struct pmt_log_env *env, char letter, const char *mode_name,
+                          unsigned depth, unsigned *ordinal, char *path, size_t cap,
+                          const char *then)
 {
     path[0] = '\0';
-    int fd = tl_create(env, letter, ordinal, path, cap);
+    int fd = tl_create(env, letter, depth, ordinal, path, cap);
     if (fd < 0) {
         int err = errno;
         if (path[0])
@@ -282,9 +283,24 @@ int tracelog_create(const struct pmt_log_env *env, char letter, const char *mode
     return fd;
 }
 
+int tracelog_create(const struct pmt_log_env *env, char letter, const char *mode_name,
+                    unsigned *ordinal, char *path, size_t cap, const char *then)
+{
+    return tl_create_said(env, letter, mode_name, 0, ordinal, path, cap, then);
+}
+
 int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
                   const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
                   unsigned *ordinal, uint64_t clock_us, uint32_t thread)
+{
+    return tracelog_open_at(lg, env, letter, 0, mode_name, line_of, clock_of, ordinal, clock_us,
+                            thread);
+}
+
+int tracelog_open_at(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
+                     unsigned depth, const char *mode_name, pmt_line_fn line_of,
+                     pmt_clock_fn clock_of, unsigned *ordinal, uint64_t clock_us,
+                     uint32_t thread)
 {
     char *mem = lg->mem;
     memset(lg, 0, sizeof *lg);
@@ -308,8 +324,8 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter
     lg->mem = mem;
     lg->buf = mem;
     lg->cap = TRACELOG_BUF;
-    lg->fd = tracelog_create(env, letter, mode_name, ordinal, lg->path, sizeof lg->path,
-                             "; not tracing");
+    lg->fd = tl_create_said(env, letter, mode_name, depth, ordinal, lg->path, sizeof lg->path,
+                            "; not tracing");
     if (lg->fd < 0)
         return -1;
     lg->state = PMT_LOG_OPEN;

@@ -20,6 +20,7 @@ struct pmt_site {
     const char *file;
     const char *func;
     size_t file_len, func_len;
+    int match;         /* PYMEMTRACE_FUNCTION: -1 undecided, 0 no, 1 a traced function */
 };
 
 struct pmt_event {
@@ -95,6 +96,13 @@ struct pmt_log_env {
 int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
                   const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
                   unsigned *ordinal, uint64_t clock_us, uint32_t thread);
+
+/* The same for a log of a traced function's call nested depth deep in
+ * another (PYMEMTRACE_FUNCTION): depth is the name's <depth> field. */
+int tracelog_open_at(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
+                     unsigned depth, const char *mode_name, pmt_line_fn line_of,
+                     pmt_clock_fn clock_of, unsigned *ordinal, uint64_t clock_us,
+                     uint32_t thread);
 
 /* The file of any log of this process (tracelog_open's, the sampler's): named
  * per SPEC.md with the mode letter, or from PYMEMTRACE_LOG_FILE, inside

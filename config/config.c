@@ -11,6 +11,7 @@
  * that the unit tests drive directly. It runs from the agent's constructor, so
  * malloc is allowed (the string settings are copies owned by the struct). */
 #include "config/config.h"
+#include "config/funcspec.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -313,6 +314,19 @@ static enum cfg_result cfg_parse_function(const char *value, struct pmt_config *
 {
     if (cfg_check_name_list(value, why) != CFG_OK)
         return CFG_BAD;
+    size_t items = 0;
+    for (const char *item = value;; item++) {
+        size_t n = strcspn(item, ",");
+        const char *bad = fs_check_item(item, n);
+        if (bad)
+            return cfg_bad(why, bad);
+        items++;
+        item += n;
+        if (!*item)
+            break;
+    }
+    if (items > FS_MAX_ENTRIES)
+        return cfg_bad(why, "more than 32 names");
     return cfg_copy(value, &out->function);
 }
 

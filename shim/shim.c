@@ -12,23 +12,28 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
 #define SHIM_NO_FRAMES .tstate_frame = -1, .iframe_previous = -1, .iframe_instr = -1
     {8, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
          .lasti_scale = 1, .co_filename = 104, .co_name = 112,
-         .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES}},
+         .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAME_ONLY,
+         .eval_globals = 48, .eval_owner = -1}},
     {9, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
          .lasti_scale = 1, .co_filename = 104, .co_name = 112,
-         .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES}},
+         .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAMEOBJ,
+         .eval_globals = 48, .eval_owner = -1}},
     {10, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 96,
           .lasti_scale = 2, .co_filename = 104, .co_name = 112,
-          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES}},
+          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAMEOBJ,
+          .eval_globals = 48, .eval_owner = -1}},
     {11, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 32, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
-          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES}},
+          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
+          .eval_globals = 8, .eval_owner = 69}},
     /* 3.12 os.fork: fork(), warn_about_fork_with_threads(), then
      * PyOS_AfterFork_Parent(); 3.13 swapped the last two. Measured: a thread
      * started from an os.register_at_fork(after_in_parent=...) callback
      * makes 3.13 warn and not 3.12. */
     {12, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
-          .fork_count = PMT_FORK_COUNT_FIRST, SHIM_NO_FRAMES}},
+          .fork_count = PMT_FORK_COUNT_FIRST, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
+          .eval_globals = 24, .eval_owner = 70}},
     /* 3.13 (offsetof against the 3.13.0 internal headers; also in
      * _Py_DebugOffsets): PyThreadState.current_frame at 72;
      * _PyInterpreterFrame.previous at 8, .instr_ptr at 56, .owner at 70,
@@ -36,7 +41,8 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
     {13, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
-          .iframe_instr = 56, .iframe_owner = 70, .owner_cstack = 3}},
+          .iframe_instr = 56, .iframe_owner = 70, .owner_cstack = 3,
+          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 70}},
 #undef SHIM_NO_FRAMES
 };
 
@@ -71,10 +77,13 @@ static const struct shim_sym shim_syms[] = {
     SHIM_REQ(PyObject_CallFunctionObjArgs), SHIM_REQ(PyCFunction_NewEx),
     SHIM_REQ(PyThreadState_Get), SHIM_REQ(PyThreadState_Swap), SHIM_REQ(PyInterpreterState_Main),
     SHIM_REQ(PyInterpreterState_ThreadHead), SHIM_REQ(PyThreadState_Next),
-    SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyImport_GetModuleDict),
+    SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyLong_AsLong), SHIM_REQ(PyImport_GetModuleDict),
     SHIM_REQ(PyDict_GetItemString), SHIM_OPT(Py_AddPendingCall),
     SHIM_OPT(PyRefTracer_SetTracer), SHIM_OPT(PyRefTracer_GetTracer),
     SHIM_OPT(PyThreadState_GetUnchecked), SHIM_OPT(PyUnstable_InterpreterFrame_GetLasti),
+    SHIM_OPT(_PyEval_EvalFrameDefault), SHIM_OPT(_PyInterpreterState_SetEvalFrameFunc),
+    SHIM_OPT(_PyInterpreterState_GetEvalFrameFunc), SHIM_OPT(_PyThreadState_UncheckedGet),
+    SHIM_REQ(PyList_Size), SHIM_REQ(PyList_GetItem),
 };
 
 /* What reference tracing skips unless PYMEMTRACE_INCLUDE_BUILTINS=1 (the
@@ -135,6 +144,7 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
     out->api.false_obj = (pmt_obj *)lookup(handle, "_Py_FalseStruct");
     out->api.code_type = (pmt_obj *)lookup(handle, "PyCode_Type");
     out->api.frame_type = (pmt_obj *)lookup(handle, "PyFrame_Type");
+    out->api.function_type = (pmt_obj *)lookup(handle, "PyFunction_Type");
     for (size_t i = 0; i < sizeof shim_builtin_names / sizeof shim_builtin_names[0]; i++) {
         const pmt_obj *t = (const pmt_obj *)lookup(handle, shim_builtin_names[i]);
         if (t)
@@ -147,4 +157,65 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
         return -1;
     }
     return 0;
+}
+
+/* PEP 523. 3.9+ have a setter (3.11+ store NULL for the default and the
+ * getter returns the default then). 3.8 has none: PyInterpreterState.eval_frame
+ * is initialised to _PyEval_EvalFrameDefault by PyInterpreterState_New, so
+ * the field is the one pointer-aligned word of the state holding that
+ * address (the state is a few hundred bytes; 2 KiB are searched, and a
+ * second hit is refused rather than guessed). */
+#define SHIM_INTERP_SCAN 2048
+
+static long shim_eval_slot = -1;
+
+int shim_eval_install(struct pmt_shim *s, void *fn, void **prev, char *why, size_t whylen)
+{
+    pmt_interp *interp = s->api.PyInterpreterState_Main();
+    if (s->api._PyInterpreterState_SetEvalFrameFunc && s->api._PyInterpreterState_GetEvalFrameFunc) {
+        *prev = s->api._PyInterpreterState_GetEvalFrameFunc(interp);
+        if (!*prev)
+            *prev = s->api._PyEval_EvalFrameDefault;
+        if (!*prev) {
+            snprintf(why, whylen, "Python %s exports no _PyEval_EvalFrameDefault", s->version.text);
+            return -1;
+        }
+        s->api._PyInterpreterState_SetEvalFrameFunc(interp, fn);
+        return 0;
+    }
+    void *def = s->api._PyEval_EvalFrameDefault;
+    void **words = (void **)interp;
+    long found = -1;
+    for (long i = 0; def && i < SHIM_INTERP_SCAN / (long)sizeof(void *); i++) {
+        if (words[i] != def)
+            continue;
+        if (found >= 0) {
+            found = -2;
+            break;
+        }
+        found = i;
+    }
+    if (found < 0) {
+        snprintf(why, whylen,
+                 "cannot find the frame-evaluation function of Python %s (another tool may have "
+                 "replaced it)", s->version.text);
+        return -1;
+    }
+    shim_eval_slot = found;
+    *prev = def;
+    __atomic_store_n(&words[found], fn, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void shim_eval_remove(struct pmt_shim *s, void *fn, void *prev)
+{
+    pmt_interp *interp = s->api.PyInterpreterState_Main();
+    if (s->api._PyInterpreterState_SetEvalFrameFunc && s->api._PyInterpreterState_GetEvalFrameFunc) {
+        if (s->api._PyInterpreterState_GetEvalFrameFunc(interp) == fn)
+            s->api._PyInterpreterState_SetEvalFrameFunc(interp, prev);
+        return;
+    }
+    void **words = (void **)interp;
+    if (shim_eval_slot >= 0 && words[shim_eval_slot] == fn)
+        __atomic_store_n(&words[shim_eval_slot], prev, __ATOMIC_RELEASE);
 }

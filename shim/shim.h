@@ -73,6 +73,7 @@ struct pmt_capi {
     pmt_tstate *(*PyThreadState_Next)(pmt_tstate *ts);
     int (*PyGILState_Check)(void);
     pmt_obj *(*PyLong_FromLong)(long v);
+    long (*PyLong_AsLong)(pmt_obj *o);
     pmt_obj *(*PyImport_GetModuleDict)(void);
     pmt_obj *(*PyDict_GetItemString)(pmt_obj *d, const char *key);
     int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
@@ -81,10 +82,21 @@ struct pmt_capi {
     pmt_reftracer (*PyRefTracer_GetTracer)(void **data);
     pmt_tstate *(*PyThreadState_GetUnchecked)(void);
     int (*PyUnstable_InterpreterFrame_GetLasti)(void *iframe);
+    /* PEP 523 frame evaluation (PYMEMTRACE_FUNCTION): the default
+     * evaluator (all), the setter/getter (optional: 3.9+), the current
+     * thread state without a check (3.8-3.12; 3.13 has
+     * PyThreadState_GetUnchecked) */
+    void *_PyEval_EvalFrameDefault;
+    void (*_PyInterpreterState_SetEvalFrameFunc)(pmt_interp *interp, void *fn);
+    void *(*_PyInterpreterState_GetEvalFrameFunc)(pmt_interp *interp);
+    pmt_tstate *(*_PyThreadState_UncheckedGet)(void);
+    ptrdiff_t (*PyList_Size)(pmt_obj *list);
+    pmt_obj *(*PyList_GetItem)(pmt_obj *list, ptrdiff_t i);
     pmt_obj *none;  /* &_Py_NoneStruct */
     pmt_obj *false_obj;  /* &_Py_FalseStruct */
     pmt_obj *code_type;  /* &PyCode_Type */
     pmt_obj *frame_type; /* &PyFrame_Type */
+    pmt_obj *function_type; /* &PyFunction_Type */
 };
 
 /* The types reference tracing calls builtin (README: the list), as far as
@@ -115,6 +127,22 @@ struct pmt_layout {
     int iframe_instr;
     int iframe_owner;
     int owner_cstack;
+    /* PEP 523: how the frame-evaluation function is called (PMT_EVAL_*),
+     * and where the frame it gets keeps its globals (PyFrameObject.f_globals
+     * on 3.8-3.10, _PyInterpreterFrame.f_globals on 3.11+). */
+    int eval_kind;
+    int eval_globals;
+    /* 3.11+ (else -1): _PyInterpreterFrame.owner, FRAME_OWNED_BY_THREAD (0)
+     * for a frame being called, FRAME_OWNED_BY_GENERATOR (1) for a resumed
+     * generator or coroutine. A generator function's call is evaluated
+     * too, up to RETURN_GENERATOR, before its body ever runs. */
+    int eval_owner;
+};
+
+enum {
+    PMT_EVAL_FRAME_ONLY,   /* 3.8: (PyFrameObject *, int), set in PyInterpreterState.eval_frame */
+    PMT_EVAL_FRAMEOBJ,     /* 3.9, 3.10: (PyThreadState *, PyFrameObject *, int) */
+    PMT_EVAL_IFRAME,       /* 3.11+: (PyThreadState *, _PyInterpreterFrame *, int) */
 };
 
 enum {
@@ -208,6 +236,36 @@ static inline pmt_obj *shim_code_name(const struct pmt_shim *s, pmt_obj *code)
 {
     return *(pmt_obj *const *)((const char *)code + s->layout.co_name);
 }
+
+/* The code object of the frame a PEP 523 evaluation function was given
+ * (PMT_EVAL_*: a PyFrameObject before 3.11, an interpreter frame since), or
+ * NULL when it is not a code object (3.13's f_executable may be another
+ * object for frames the agent never sees, checked anyway). */
+static inline pmt_obj *shim_eval_code(const struct pmt_shim *s, const void *frame)
+{
+    int off = s->layout.eval_kind == PMT_EVAL_IFRAME ? s->layout.iframe_code : s->layout.frame_code;
+    pmt_obj *code = *(pmt_obj *const *)((const char *)frame + off);
+    return code && shim_type_of(code) == s->api.code_type ? code : NULL;
+}
+
+/* 1 if the frame is a generator's or coroutine's own (3.11+), not a call. */
+static inline int shim_eval_frame_owned_by_thread(const struct pmt_shim *s, const void *frame)
+{
+    return s->layout.eval_owner >= 0 && *((const signed char *)frame + s->layout.eval_owner) == 0;
+}
+
+static inline pmt_obj *shim_eval_globals(const struct pmt_shim *s, const void *frame)
+{
+    return *(pmt_obj *const *)((const char *)frame + s->layout.eval_globals);
+}
+
+/* Installs fn as the main interpreter's frame-evaluation function (its
+ * signature per layout.eval_kind) and returns the one it replaces in *prev,
+ * which fn calls; 3.8 has no setter: the field is found by its value, the
+ * default evaluator. Returns 0, or -1 with why filled in. */
+int shim_eval_install(struct pmt_shim *s, void *fn, void **prev, char *why, size_t whylen);
+/* Puts prev back (if fn is still the one installed). */
+void shim_eval_remove(struct pmt_shim *s, void *fn, void *prev);
 
 /* 3.13's interpreter frames (layout.tstate_frame >= 0), as plain loads of the
  * thread's own data; the caller holds the GIL. */

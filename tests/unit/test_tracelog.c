@@ -40,8 +40,8 @@ static uint64_t same_clock(uint64_t ticks)
     return ticks;
 }
 
-static const struct pmt_site site_a = {(void *)1, "app.py", "work", 6, 4};
-static const struct pmt_site site_b = {(void *)2, "lib.py", "<module>", 6, 8};
+static const struct pmt_site site_a = {(void *)1, "app.py", "work", 6, 4, 0};
+static const struct pmt_site site_b = {(void *)2, "lib.py", "<module>", 6, 8, 0};
 
 static struct pmt_log lg;
 static unsigned ordinal;

@@ -1,0 +1,472 @@
+/* function: PYMEMTRACE_FUNCTION. See function.h.
+ *
+ * Why an evaluation function and not the profile hook everywhere: the hook
+ * machinery alone costs CPython 1.7x (bench/, "floor profile"), where a
+ * frame-evaluation function that finds the code in a cache and calls the
+ * default evaluator costs a few nanoseconds per Python call.
+ *
+ * Sessions. A matching frame on a thread with no session opens one: logs
+ * at depth 0 (one per mode), the hooks set on that thread only
+ * (PyEval_SetProfile/SetTrace), so the first event is the function's own
+ * CALL and, after the frame has returned or raised, the last is its
+ * RETURN. A matching frame inside a session on the same thread (recursion,
+ * or two listed functions nesting) sets the current logs aside with a MSG
+ * line, opens logs one level deeper (the name's depth field), and when it
+ * returns closes them and puts the outer ones back with another MSG line:
+ * each log holds its own call, as with nested pymemtrace decorators. A
+ * matching frame on another thread while a session runs is not traced (a
+ * MSG line in the running log says so): the hooks write to one set of logs.
+ * Generators and coroutines: each resume is a frame evaluation, so each
+ * resume of a matching one is a call of its own (its log runs from the
+ * resume to the next yield or the end). */
+#include "agent/function.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/rss.h"
+#include "agent/writer.h"
+#include "config/funcspec.h"
+
+#define FN_MAX_DEPTH 32  /* deeper matching calls stay in the depth-31 log */
+#define FN_ANNOUNCE 16   /* calls whose log paths are said on stderr */
+
+enum { FN_NLOGS = 2 };   /* profile and trace: the modes a session opens */
+static const char fn_letters[FN_NLOGS] = {'P', 'T'};
+static const char *const fn_names[FN_NLOGS] = {"profile", "trace"};
+static const unsigned fn_modes[FN_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE};
+static const pmt_tracefunc fn_hooks[FN_NLOGS] = {pmt_profile_hook, pmt_trace_hook};
+
+static struct fs_spec fn_spec;
+static void *fn_prev;          /* the evaluation function ours replaced, called by ours */
+static int fn_installed;
+static int fn_broken;          /* a log could not be created: said once, no more sessions */
+static pmt_tstate *fn_owner;   /* the thread of the running session */
+static int fn_depth;           /* sessions open on fn_owner, 0: none */
+static unsigned fn_sessions;   /* sessions opened in this process */
+/* fn_saved[d]: the logs of the call at depth d while a deeper one runs;
+ * fn_mem[d]: the buffers of depth d's logs, mapped once, reused. */
+static struct pmt_log fn_saved[FN_MAX_DEPTH][FN_NLOGS];
+static char *fn_mem[FN_MAX_DEPTH][FN_NLOGS];
+
+static struct pmt_log *fn_log(int i)
+{
+    return &pmt.logs[i == 0 ? PMT_LOG_PROFILE : PMT_LOG_TRACE];
+}
+
+static int fn_mode_on(int i)
+{
+    return (pmt.cfg.modes & fn_modes[i]) != 0;
+}
+
+/* ---- the decision, once per code object ------------------------------------ */
+
+static const char *fn_copy_utf8(pmt_obj *s, char *buf, size_t cap)
+{
+    const char *u = s ? pmt.py.api.PyUnicode_AsUTF8(s) : NULL;
+    if (!u || strlen(u) >= cap)
+        return NULL;
+    return memcpy(buf, u, strlen(u) + 1);
+}
+
+/* 3.8-3.10 code objects have no co_qualname: the function object that runs
+ * the code has it, found among the code's referrers (gc.get_referrers, once
+ * per candidate code object: one whose co_name is a listed last component). */
+static const char *fn_qualname_of_function(pmt_obj *code, char *buf, size_t cap)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    const char *q = NULL;
+    pmt_obj *gc = api->PyImport_ImportModule("gc");
+    pmt_obj *get = gc ? api->PyObject_GetAttrString(gc, "get_referrers") : NULL;
+    pmt_obj *list = get ? api->PyObject_CallFunctionObjArgs(get, code, NULL) : NULL;
+    ptrdiff_t n = list ? api->PyList_Size(list) : 0;
+    for (ptrdiff_t i = 0; i < n && !q; i++) {
+        pmt_obj *f = api->PyList_GetItem(list, i);
+        if (!f || shim_type_of(f) != api->function_type)
+            continue;
+        pmt_obj *c = api->PyObject_GetAttrString(f, "__code__");
+        if (c == code) {
+            pmt_obj *name = api->PyObject_GetAttrString(f, "__qualname__");
+            q = fn_copy_utf8(name, buf, cap);
+            if (name)
+                api->Py_DecRef(name);
+        }
+        if (c)
+            api->Py_DecRef(c);
+    }
+    if (list)
+        api->Py_DecRef(list);
+    if (get)
+        api->Py_DecRef(get);
+    if (gc)
+        api->Py_DecRef(gc);
+    return q;
+}
+
+static const char *fn_qualname(pmt_obj *code, char *buf, size_t cap)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *q = api->PyObject_GetAttrString(code, "co_qualname"); /* 3.11+ */
+    if (!q) {
+        api->PyErr_Clear();
+        return fn_qualname_of_function(code, buf, cap);
+    }
+    const char *s = fn_copy_utf8(q, buf, cap);
+    api->Py_DecRef(q);
+    return s;
+}
+
+/* The module: the frame's globals' __name__, when the code is first seen. */
+static const char *fn_module(const void *frame, char *buf, size_t cap)
+{
+    pmt_obj *globals = shim_eval_globals(&pmt.py, frame);
+    pmt_obj *name = globals ? pmt.py.api.PyDict_GetItemString(globals, "__name__") : NULL;
+    return fn_copy_utf8(name, buf, cap);
+}
+
+/* site->match values besides -1 (undecided) and 0 */
+enum { FN_MATCH = 1, FN_MATCH_GENERATOR = 2 };
+
+/* Generators, coroutines and async generators (co_flags CO_GENERATOR 0x20,
+ * CO_COROUTINE 0x80, CO_ASYNC_GENERATOR 0x200): their calls are not
+ * sessions, their resumes are (see the top of this file). */
+static int fn_is_generator(pmt_obj *code)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_busy++;
+    pmt_obj *flags = api->PyObject_GetAttrString(code, "co_flags");
+    long v = flags ? api->PyLong_AsLong(flags) : 0;
+    if (flags)
+        api->Py_DecRef(flags);
+    api->PyErr_Clear();
+    pmt_busy--;
+    return v > 0 && (v & (0x20 | 0x80 | 0x200)) != 0;
+}
+
+static __attribute__((noinline)) int fn_decide(struct pmt_site *site, pmt_obj *code,
+                                               const void *frame)
+{
+    unsigned need = fs_needs(&fn_spec, site->func);
+    if (!need)
+        return site->match = 0;
+    const struct pmt_capi *api = &pmt.py.api;
+    char qbuf[1024], mbuf[512];
+    const char *qualname = NULL, *module = NULL;
+    pmt_obj *et, *ev, *etb;
+    pmt_busy++;
+    api->PyErr_Fetch(&et, &ev, &etb);
+    if (need & FS_NEED_QUALNAME)
+        qualname = fn_qualname(code, qbuf, sizeof qbuf);
+    if (need & FS_NEED_MODULE)
+        module = fn_module(frame, mbuf, sizeof mbuf);
+    int generator = fn_is_generator(code);
+    api->PyErr_Clear();
+    api->PyErr_Restore(et, ev, etb);
+    pmt_busy--;
+    /* A relative co_filename (3.8's __main__, run as "python app.py") is
+     * taken relative to the current folder, so that a path suffix with a
+     * folder in it still matches. */
+    const char *file = site->file;
+    char abs[4096];
+    if (file[0] != '/' && file[0] != '<' && getcwd(abs, sizeof abs)) {
+        size_t n = strlen(abs);
+        if (n + 1 + strlen(file) < sizeof abs) {
+            abs[n] = '/';
+            strcpy(abs + n + 1, file);
+            file = abs;
+        }
+    }
+    if (!fs_match(&fn_spec, site->func, qualname, module, file))
+        return site->match = 0;
+    return site->match = generator ? FN_MATCH_GENERATOR : FN_MATCH;
+}
+
+/* The hot path: a matching frame's site, else NULL. */
+static inline __attribute__((always_inline)) const struct pmt_site *fn_wanted(const void *frame)
+{
+    if (__builtin_expect(pmt_busy || !pmt.active, 0))
+        return NULL;
+    pmt_obj *code = shim_eval_code(&pmt.py, frame);
+    const struct pmt_site *site = code ? pmt_hooks_site(code) : NULL;
+    if (__builtin_expect(!site, 0))
+        return NULL;
+    int match = site->match;
+    if (__builtin_expect(match < 0, 0)) /* sites are the hooks' writable memory */
+        match = fn_decide((struct pmt_site *)site, code, frame);
+    /* 3.11+ evaluate a generator function's call up to RETURN_GENERATOR, an
+     * empty session: only its resumes (frames the generator owns) count. */
+    if (match == FN_MATCH_GENERATOR && shim_eval_frame_owned_by_thread(&pmt.py, frame))
+        return NULL;
+    return match ? site : NULL;
+}
+
+/* ---- sessions --------------------------------------------------------------- */
+
+static void fn_set_hooks(int on)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *et, *ev, *etb;
+    pmt_busy++; /* PyEval_SetProfile raises an audit event */
+    api->PyErr_Fetch(&et, &ev, &etb);
+    for (int i = 0; i < FN_NLOGS; i++) {
+        if (!fn_mode_on(i))
+            continue;
+        if (i == 0)
+            api->PyEval_SetProfile(on ? fn_hooks[i] : NULL, NULL);
+        else
+            api->PyEval_SetTrace(on ? fn_hooks[i] : NULL, NULL);
+    }
+    api->PyErr_Clear();
+    api->PyErr_Restore(et, ev, etb);
+    pmt_busy--;
+}
+
+static void fn_msg_all(const char *text)
+{
+    for (int i = 0; i < FN_NLOGS; i++)
+        if (fn_mode_on(i))
+            tracelog_msg(fn_log(i), pmt_clock_us(), text);
+}
+
+/* Opens the logs of a call at depth into pmt.logs; 0, or -1 with none open. */
+static int fn_open(unsigned depth)
+{
+    uint32_t tid = pmt_hooks_thread();
+    pmt_info_for_thread(tid);
+    int quiet = pmt.env.quiet;
+    pmt.env.quiet = quiet || fn_sessions >= FN_ANNOUNCE;
+    int rc = 0;
+    for (int i = 0; i < FN_NLOGS && rc == 0; i++) {
+        if (!fn_mode_on(i))
+            continue;
+        struct pmt_log *lg = fn_log(i);
+        lg->mem = fn_mem[depth][i];
+        rc = tracelog_open_at(lg, &pmt.env, fn_letters[i], depth, fn_names[i], pmt_hooks_line,
+                              pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), tid);
+        fn_mem[depth][i] = lg->mem;
+        if (rc != 0)
+            for (int j = 0; j < i; j++)
+                if (fn_mode_on(j))
+                    tracelog_close(fn_log(j));
+    }
+    pmt.env.quiet = quiet;
+    if (rc != 0) {
+        fn_broken = 1; /* said by tracelog_open */
+        return -1;
+    }
+    if (++fn_sessions == FN_ANNOUNCE && !quiet)
+        pmt_say("further PYMEMTRACE_FUNCTION logs go to the same folder without being announced",
+                NULL);
+    return 0;
+}
+
+static void fn_close_all(void)
+{
+    for (int i = 0; i < FN_NLOGS; i++)
+        if (fn_mode_on(i))
+            tracelog_close(fn_log(i));
+}
+
+/* Sets the current logs aside (depth fn_depth - 1) and opens deeper ones. */
+static int fn_detach(const struct pmt_site *site)
+{
+    char text[400];
+    unsigned outer = (unsigned)fn_depth - 1, inner = (unsigned)fn_depth;
+    snprintf(text, sizeof text, "detached: %s called on this thread; its call is logged at depth %u",
+             site->func, inner);
+    fn_msg_all(text);
+    for (int i = 0; i < FN_NLOGS; i++) {
+        if (!fn_mode_on(i))
+            continue;
+        tracelog_flush(fn_log(i));
+        if (fn_log(i)->async)
+            writer_drain(); /* the writer holds pointers into pmt.logs */
+        fn_saved[outer][i] = *fn_log(i);
+    }
+    if (fn_open(inner) == 0)
+        return 0;
+    for (int i = 0; i < FN_NLOGS; i++)
+        if (fn_mode_on(i))
+            *fn_log(i) = fn_saved[outer][i];
+    fn_broken = 0; /* the outer call goes on being logged */
+    fn_msg_all("the deeper call could not be logged; it is part of this log");
+    return -1;
+}
+
+static void fn_reattach(void)
+{
+    unsigned outer = (unsigned)fn_depth - 2;
+    char text[160];
+    fn_close_all();
+    writer_drain();
+    for (int i = 0; i < FN_NLOGS; i++)
+        if (fn_mode_on(i))
+            *fn_log(i) = fn_saved[outer][i];
+    snprintf(text, sizeof text, "re-attached: the call logged at depth %u returned", outer + 1);
+    fn_msg_all(text);
+}
+
+static pmt_tstate *fn_current_tstate(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    return api->_PyThreadState_UncheckedGet ? api->_PyThreadState_UncheckedGet()
+                                            : api->PyThreadState_GetUnchecked();
+}
+
+/* A matching frame is about to be evaluated: 1 if a session (or a deeper
+ * one) began, and fn_leave must end it. */
+static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_site *site)
+{
+    if (pmt_log_failed || fn_broken)
+        return 0;
+    if (fn_depth == 0) {
+        if (fn_open(0) != 0)
+            return 0;
+        fn_owner = ts;
+        fn_depth = 1;
+        fn_set_hooks(1);
+        return 1;
+    }
+    if (ts != fn_owner) {
+        char text[400];
+        snprintf(text, sizeof text,
+                 "not traced: %s called on another thread (native id %u) while this log traces "
+                 "this call",
+                 site->func, pmt_hooks_thread());
+        fn_msg_all(text);
+        return 0;
+    }
+    if (fn_depth >= FN_MAX_DEPTH || fn_detach(site) != 0)
+        return 0;
+    fn_depth++;
+    return 1;
+}
+
+static __attribute__((noinline)) void fn_leave(void)
+{
+    if (fn_depth == 0) /* ended meanwhile (exit, a failed write) */
+        return;
+    if (fn_depth == 1) {
+        fn_set_hooks(0);
+        fn_close_all();
+        fn_owner = NULL;
+    } else {
+        fn_reattach();
+    }
+    fn_depth--;
+}
+
+/* ---- the evaluation functions, one per calling convention (shim.h) -------- */
+
+typedef pmt_obj *(*fn_eval_ts)(pmt_tstate *ts, void *frame, int throwflag);
+typedef pmt_obj *(*fn_eval_frame)(void *frame, int throwflag);
+
+static pmt_obj *fn_eval_with_tstate(pmt_tstate *ts, void *frame, int throwflag)
+{
+    const struct pmt_site *site = fn_wanted(frame);
+    if (__builtin_expect(!site, 1))
+        return ((fn_eval_ts)fn_prev)(ts, frame, throwflag);
+    int entered = fn_enter(ts, site);
+    pmt_obj *res = ((fn_eval_ts)fn_prev)(ts, frame, throwflag);
+    if (entered)
+        fn_leave(); /* res NULL: it raised; the exception stays set */
+    return res;
+}
+
+static pmt_obj *fn_eval_frame_only(void *frame, int throwflag)
+{
+    const struct pmt_site *site = fn_wanted(frame);
+    if (__builtin_expect(!site, 1))
+        return ((fn_eval_frame)fn_prev)(frame, throwflag);
+    int entered = fn_enter(fn_current_tstate(), site);
+    pmt_obj *res = ((fn_eval_frame)fn_prev)(frame, throwflag);
+    if (entered)
+        fn_leave();
+    return res;
+}
+
+static void *fn_evaluator(void)
+{
+    return pmt.py.layout.eval_kind == PMT_EVAL_FRAME_ONLY ? (void *)fn_eval_frame_only
+                                                          : (void *)fn_eval_with_tstate;
+}
+
+/* ---- life cycle --------------------------------------------------------------- */
+
+/* Logs open at calls of the function, long after start-up: the folder is
+ * fixed now, so that a program that changes its current folder meanwhile
+ * still writes where it was started (as the other modes, which open their
+ * logs at start-up, do). */
+static char fn_log_dir[4096];
+
+static void fn_fix_log_dir(void)
+{
+    const char *dir = pmt.env.log_dir;
+    char cwd[2048];
+    if ((dir && dir[0] == '/') || !getcwd(cwd, sizeof cwd))
+        return;
+    int n = dir ? snprintf(fn_log_dir, sizeof fn_log_dir, "%s/%s", cwd, dir)
+                : snprintf(fn_log_dir, sizeof fn_log_dir, "%s", cwd);
+    if (n > 0 && (size_t)n < sizeof fn_log_dir)
+        pmt.env.log_dir = fn_log_dir;
+}
+
+int fn_install(void)
+{
+    char why[256];
+    if (fs_parse(pmt.cfg.function, &fn_spec) != 0) { /* cfg_parse checked the count */
+        pmt_say("PYMEMTRACE_FUNCTION: too many names; not tracing", NULL);
+        return -1;
+    }
+    if (!pmt.py.api.function_type ||
+        (!pmt.py.api._PyThreadState_UncheckedGet && !pmt.py.api.PyThreadState_GetUnchecked)) {
+        pmt_say("PYMEMTRACE_FUNCTION: Python ", pmt.py.version.text,
+                " lacks PyFunction_Type or a thread-state getter; not tracing", NULL);
+        return -1;
+    }
+    if (shim_eval_install(&pmt.py, fn_evaluator(), &fn_prev, why, sizeof why) != 0) {
+        pmt_say("PYMEMTRACE_FUNCTION: ", why, "; not tracing", NULL);
+        return -1;
+    }
+    fn_installed = 1;
+    fn_fix_log_dir();
+    return 0;
+}
+
+void fn_finish(int python_usable)
+{
+    if (fn_depth > 0) {
+        while (fn_depth > 1) {
+            fn_msg_all("tracing ended (the process is ending) inside this call");
+            fn_reattach();
+            fn_depth--;
+        }
+        fn_msg_all("tracing ended (the process is ending) inside this call");
+        fn_depth = 0;
+        fn_owner = NULL;
+    }
+    if (python_usable && fn_installed) {
+        shim_eval_remove(&pmt.py, fn_evaluator(), fn_prev);
+        fn_installed = 0;
+    }
+}
+
+void fn_before_exec(void)
+{
+    for (int d = 0; d + 1 < fn_depth; d++)
+        for (int i = 0; i < FN_NLOGS; i++)
+            if (fn_mode_on(i))
+                tracelog_close(&fn_saved[d][i]);
+}
+
+void fn_after_fork_child(void)
+{
+    for (int d = 0; d + 1 < fn_depth; d++)
+        for (int i = 0; i < FN_NLOGS; i++)
+            if (fn_mode_on(i)) {
+                tracelog_forget_after_fork(&fn_saved[d][i]);
+                fn_saved[d][i].state = PMT_LOG_CLOSED; /* the parent's: never written here */
+            }
+}

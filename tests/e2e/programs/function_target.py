@@ -1,0 +1,125 @@
+"""PYMEMTRACE_FUNCTION's end-to-end program. argv[1] picks the scenario:
+
+twice   process_arguments() twice, then function_mod.Worker().run() twice and
+        a module-level run() once (a decoy for "function_mod:Worker.run"),
+        with code outside them before, between and after
+nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
+raise   fails() raises out of the function; the caller catches it
+thread  process_arguments() in a threading.Thread only
+gen     produce(), a generator, resumed four times (three yields, the end)
+many    process_arguments() 20 times
+exit    leave(1) -> leave(0), which ends the process with os._exit(3)
+overlap a thread's slow_target() call waits while the main thread calls
+        slow_target() too
+Prints one line per call and, last, "native_id=<main> worker=<thread or 0>".
+"""
+import os
+import sys
+import threading
+
+import function_mod
+
+
+def fn_callee(size):
+    buf = bytearray(size)
+    for i in range(0, len(buf), 4096):
+        buf[i] = 1
+    return len(buf)
+
+
+def process_arguments(size):  # marker: def process_arguments
+    total = fn_callee(size)
+    return total + len(str(total))
+
+
+def recurse(k):  # marker: def recurse
+    if k > 0:
+        return recurse(k - 1) + 1
+    return process_arguments(1 << 20)
+
+
+def fails():  # marker: def fails
+    fn_callee(1 << 20)
+    raise ValueError("leaves fails()")
+
+
+def slow_target(started, release):  # marker: def slow_target
+    if started is None:
+        return fn_callee(1 << 16)
+    started.set()
+    release.wait()
+    return fn_callee(1 << 20)
+
+
+def produce(n):  # marker: def produce
+    for i in range(n):
+        yield fn_callee(1 << 20)
+
+
+def leave(k):  # marker: def leave
+    if k > 0:
+        return leave(k - 1)
+    fn_callee(1 << 20)
+    print("leaving", flush=True)
+    os._exit(3)
+
+
+def run():
+    return fn_callee(1 << 16)
+
+
+def outside_before():
+    return fn_callee(2 << 20)
+
+
+def outside_after():
+    return fn_callee(2 << 20)
+
+
+def main():
+    scenario = sys.argv[1]
+    worker = [0]
+    outside_before()
+    if scenario == "twice":
+        print("call", process_arguments(4 << 20))
+        outside_after()
+        print("call", process_arguments(3 << 20))
+        print("run", function_mod.Worker().run(), function_mod.Worker().run(), run())
+    elif scenario == "nest":
+        print("nest", recurse(1))
+    elif scenario == "raise":
+        try:
+            fails()
+        except ValueError as e:
+            print("caught", e)
+    elif scenario == "thread":
+        def body():
+            worker[0] = threading.get_native_id()
+            print("thread", process_arguments(4 << 20))
+        t = threading.Thread(target=body)
+        t.start()
+        t.join()
+    elif scenario == "many":
+        print("many", sum(process_arguments(1 << 16) for _ in range(20)))
+    elif scenario == "exit":
+        leave(1)
+    elif scenario == "gen":
+        print("gen", sum(produce(3)))
+    elif scenario == "overlap":
+        started, release = threading.Event(), threading.Event()
+
+        def waiter():
+            worker[0] = threading.get_native_id()
+            print("waiter", slow_target(started, release))
+        t = threading.Thread(target=waiter)
+        t.start()
+        started.wait()
+        print("main", slow_target(None, None))
+        release.set()
+        t.join()
+    outside_after()
+    print("native_id=%d worker=%d" % (threading.get_native_id(), worker[0]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,451 @@
+/* PYMEMTRACE_FUNCTION: logging only while a named function runs, as
+ * pymemtrace's decorators do, on function_target.py (see its docstring).
+ *
+ * Every call of the function gets its own profile and trace logs (both
+ * modes at once, every event logged): its FRST is the function's CALL at its
+ * def line, its LAST the function's RETURN, it holds the callees' events and
+ * none of the code outside the call. Nested listed calls get logs one depth
+ * deeper, the outer log saying where it detached and re-attached. */
+#include "checks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Functions of function_target.py that never run inside a traced call. */
+static const char *const outside_funcs[] = {"outside_before", "outside_after", "main", "<module>"};
+
+static struct pmt_run_result fn_run(const struct pmt_python *py, const char *dir, const char *scenario,
+                                    const char *spec)
+{
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), scenario),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                pmt_strf("PYMEMTRACE_FUNCTION=%s", spec), "PYTHONDONTWRITEBYTECODE=1"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    return r;
+}
+
+/* The program's output without the agent: the agent must not change it. */
+static void fn_same_output(const struct pmt_python *py, const char *scenario, const struct pmt_run_result *traced)
+{
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), scenario),
+                .cwd = pmt_tmpdir(),
+                .env = PMT_LIST("PYTHONDONTWRITEBYTECODE=1"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    /* the last line holds thread ids, which differ from run to run */
+    const char *a = strstr(r.out, "native_id="), *b = strstr(traced->out, "native_id=");
+    cr_assert(a && b && a - r.out == b - traced->out && !strncmp(r.out, traced->out, (size_t)(a - r.out)),
+              "stdout differs\n--- without the agent:\n%s\n--- with it:\n%s", r.out, traced->out);
+}
+
+/* The run's logs ordered by their number n, checked as every log is. */
+static const struct pmt_logfile **fn_logs(const char *dir, const struct pmt_run_result *r, const struct pmt_python *py,
+                                          size_t want)
+{
+    struct pmt_logset *set = calloc(1, sizeof *set);
+    pmt_logset_load(dir, set);
+    char *names = pmt_strf("%s", "");
+    for (size_t i = 0; i < set->n; i++)
+        names = pmt_strf("%s\n  %s", names, set->files[i].name);
+    cr_assert(set->n == want, "expected %zu logs, found %zu:%s\n%s", want, set->n, names, pmt_run_describe(r));
+    const struct pmt_logfile **by_n = calloc(want + 1, sizeof *by_n);
+    for (size_t i = 0; i < set->n; i++) {
+        const struct pmt_logfile *f = &set->files[i];
+        cr_assert(f->id.n < want && !by_n[f->id.n], "%s: log numbers should be 0..%zu, once each:%s", f->name,
+                  want - 1, names);
+        cr_assert(f->id.pid == r->pid, "%s: not the pid of the run (%d)", f->name, (int)r->pid);
+        cr_assert(!strcmp(f->id.version, py->version), "%s: the interpreter is Python %s", f->name, py->version);
+        by_n[f->id.n] = f;
+        e2e_check_log(f, NULL, 0);
+    }
+    e2e_check_stderr(r, dir, set, false, "");
+    return by_n;
+}
+
+static const struct pmt_line *fn_event(const struct pmt_log *log, enum pmt_kind kind)
+{
+    const struct pmt_line *l = pmt_log_first(log, kind);
+    cr_assert(l, "%s: no %s line", log->path, kind == PMT_K_FRST ? "FRST" : "LAST");
+    return l;
+}
+
+/* One call's log: mode letter and depth in the name, FRST the CALL of func
+ * at def_line (< 0: any line), LAST its RETURN, an event in callee (NULL: not checked), no
+ * event outside. */
+static void fn_check_call(const struct pmt_logfile *f, char mode, unsigned depth, const char *func, int def_line,
+                          const char *callee)
+{
+    const struct pmt_log *log = f->log;
+    cr_assert(f->id.mode == mode && f->id.depth == depth, "%s: expected a %c log at depth %u", f->name, mode, depth);
+    const struct pmt_line *first = fn_event(log, PMT_K_FRST), *last = fn_event(log, PMT_K_LAST);
+    cr_assert(!strcmp(first->what, "CALL") && !strcmp(first->func, func) && (def_line < 0 || first->line == def_line),
+              "%s line %d: FRST should be the CALL of %s at line %d: %s", f->path, first->lineno, func, def_line,
+              first->raw);
+    cr_assert(!strcmp(last->what, "RETURN") && !strcmp(last->func, func),
+              "%s line %d: LAST should be the RETURN of %s: %s", f->path, last->lineno, func, last->raw);
+    if (callee)
+        cr_assert(pmt_log_find_func(log, callee) >= 0, "%s: no event in %s, which %s calls", f->path, callee, func);
+    for (size_t i = 0; i < sizeof outside_funcs / sizeof outside_funcs[0]; i++) {
+        long at = pmt_log_find_func(log, outside_funcs[i]);
+        cr_assert(at < 0, "%s line %d: an event of %s, outside the traced call: %s", f->path,
+                  at < 0 ? 0 : log->lines[at].lineno, outside_funcs[i], at < 0 ? "" : log->lines[at].raw);
+    }
+}
+
+static int fn_marker(const char *file, const char *what)
+{
+    return pmt_marker_line(e2e_program(file), pmt_strf("# marker: def %s", what));
+}
+
+/* ---- a function called twice, named in each of the three forms ----------- */
+
+struct form_case {
+    const char *spec;
+    const char *func;     /* co_name of the traced function */
+    const char *file;     /* where it is defined */
+    const char *marker;
+    const char *callee;
+};
+
+static void run_twice(const struct pmt_python *py, const void *arg)
+{
+    const struct form_case *c = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "twice", c->spec);
+    fn_same_output(py, "twice", &r);
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 4);
+    int def = fn_marker(c->file, c->marker);
+    for (size_t k = 0; k < 4; k++)
+        fn_check_call(logs[k], "PT"[k % 2], 0, c->func, def, c->callee);
+    /* the two calls differ: the first fills 4 MiB, the second 3 MiB (or the
+     * same 3 MiB for Worker.run), but each starts again at event 0 */
+    cr_assert(logs[0]->log->n > 0 && logs[2]->log->n > 0);
+    /* the decoy: a module-level run() is not function_mod:Worker.run */
+    if (!strcmp(c->func, "run"))
+        for (size_t k = 0; k < 4; k++)
+            cr_assert(pmt_log_find_func(logs[k]->log, "fn_callee") < 0,
+                      "%s: the module-level run() of function_target.py was traced", logs[k]->path);
+}
+
+static const struct form_case form_cases[] = {
+    {"process_arguments", "process_arguments", "function_target.py", "process_arguments", "fn_callee"},
+    {"function_mod:Worker.run", "run", "function_mod.py", "Worker.run", "fill"},
+    {"programs/function_target.py:process_arguments", "process_arguments", "function_target.py",
+     "process_arguments", "fn_callee"},
+    /* a list: only the second entry is ever called */
+    {"no_such_function,e2e/programs/function_mod.py:Worker.run", "run", "function_mod.py", "Worker.run", "fill"},
+};
+
+E2E_TESTS_SUPPORTED(function, bare_name_called_twice, run_twice, &form_cases[0])
+E2E_TESTS_SUPPORTED(function, module_qualname, run_twice, &form_cases[1])
+E2E_TESTS_SUPPORTED(function, file_qualname, run_twice, &form_cases[2])
+E2E_TESTS_SUPPORTED(function, list_with_file_form, run_twice, &form_cases[3])
+
+/* ---- nesting: recurse(1) -> recurse(0) -> process_arguments() ------------ */
+
+static long fn_find_msg(const struct pmt_log *log, const char *text, size_t from)
+{
+    for (size_t i = from; i < log->n; i++)
+        if (log->lines[i].kind == PMT_K_MSG && log->lines[i].text && strstr(log->lines[i].text, text))
+            return (long)i;
+    return -1;
+}
+
+/* An outer log's detach and re-attach lines around the deeper call. */
+static void fn_check_detach(const struct pmt_logfile *f, const char *inner_func, unsigned inner_depth)
+{
+    const struct pmt_log *log = f->log;
+    char *detach = pmt_strf("detached: %s called on this thread; its call is logged at depth %u", inner_func,
+                            inner_depth);
+    char *reattach = pmt_strf("re-attached: the call logged at depth %u returned", inner_depth);
+    long d = fn_find_msg(log, detach, 0);
+    cr_assert(d >= 0, "%s: no MSG `%s`", f->path, detach);
+    long a = fn_find_msg(log, reattach, (size_t)d);
+    cr_assert(a > d, "%s: no MSG `%s` after the detach line %d", f->path, reattach, log->lines[d].lineno);
+    /* nothing of the deeper call in between */
+    for (long i = d + 1; i < a; i++)
+        cr_assert(!pmt_is_event(log->lines[i].kind), "%s line %d: an event while detached: %s", f->path,
+                  log->lines[i].lineno, log->lines[i].raw);
+}
+
+static void run_nest(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "nest", "recurse,process_arguments");
+    fn_same_output(py, "nest", &r);
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 6);
+    int def_recurse = fn_marker("function_target.py", "recurse");
+    int def_pa = fn_marker("function_target.py", "process_arguments");
+    for (size_t k = 0; k < 6; k++) {
+        unsigned depth = (unsigned)(k / 2);
+        char mode = "PT"[k % 2];
+        if (depth < 2) {
+            fn_check_call(logs[k], mode, depth, "recurse", def_recurse, NULL);
+            fn_check_detach(logs[k], depth == 0 ? "recurse" : "process_arguments", depth + 1);
+            cr_assert(pmt_log_find_func(logs[k]->log, "fn_callee") < 0,
+                      "%s: the deeper call's events are in the outer log", logs[k]->path);
+        } else {
+            fn_check_call(logs[k], mode, depth, "process_arguments", def_pa, "fn_callee");
+            cr_assert(fn_find_msg(logs[k]->log, "detached", 0) < 0, "%s: the innermost log detached",
+                      logs[k]->path);
+        }
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, recursion_and_nesting, run_nest, NULL)
+
+/* ---- an exception leaving the function ------------------------------------ */
+
+static void run_raise(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "raise", "fails");
+    fn_same_output(py, "raise", &r);
+    cr_assert(strstr(r.out, "caught leaves fails()"), "%s", pmt_run_describe(&r));
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 2);
+    int def = fn_marker("function_target.py", "fails");
+    for (size_t k = 0; k < 2; k++)
+        fn_check_call(logs[k], "PT"[k], 0, "fails", def, "fn_callee");
+    /* trace sees the exception itself before the RETURN */
+    long ex = -1;
+    for (size_t i = 0; i < logs[1]->log->n && ex < 0; i++)
+        if (pmt_is_event(logs[1]->log->lines[i].kind) && !strcmp(logs[1]->log->lines[i].what, "EXCEPT") &&
+            !strcmp(logs[1]->log->lines[i].func, "fails"))
+            ex = (long)i;
+    cr_assert(ex >= 0, "%s: no EXCEPT event in fails", logs[1]->path);
+}
+
+E2E_TESTS_SUPPORTED(function, exception_leaves, run_raise, NULL)
+
+/* ---- never called: nothing at all ------------------------------------------ */
+
+static void run_never(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "twice", "no_such_function,pkg.mod:Cls.method,nowhere.py:f");
+    fn_same_output(py, "twice", &r);
+    cr_assert(r.err[0] == '\0', "stderr should be empty\n%s", pmt_run_describe(&r));
+    e2e_check_no_files(dir, "a function never called");
+}
+
+E2E_TESTS_SUPPORTED(function, never_called, run_never, NULL)
+
+/* ---- called in a thread: that thread's call only ----------------------------- */
+
+static void run_thread(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "thread", "process_arguments");
+    long main_id = 0, worker_id = 0;
+    const char *ids = strstr(r.out, "native_id=");
+    cr_assert(ids && sscanf(ids, "native_id=%ld worker=%ld", &main_id, &worker_id) == 2 && worker_id > 0,
+              "unexpected output\n%s", pmt_run_describe(&r));
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 2);
+    int def = fn_marker("function_target.py", "process_arguments");
+    for (size_t k = 0; k < 2; k++) {
+        const struct pmt_log *log = logs[k]->log;
+        fn_check_call(logs[k], "PT"[k], 0, "process_arguments", def, "fn_callee");
+        cr_assert(pmt_log_find_func(log, "body") < 0 && pmt_log_find_func(log, "run") < 0,
+                  "%s: events of the thread outside the call", logs[k]->path);
+        /* the first MSG names the thread the call ran on; no other thread appears */
+        const struct pmt_line *info = pmt_log_first(log, PMT_K_MSG);
+        cr_assert(e2e_msg_thread_id(info) == worker_id, "%s: the first MSG should name the worker thread %ld: %s",
+                  logs[k]->path, worker_id, info->raw);
+        for (size_t i = 0; i < log->n; i++)
+            cr_assert(e2e_msg_thread_id(&log->lines[i]) < 0 || e2e_msg_thread_id(&log->lines[i]) == worker_id,
+                      "%s line %d: another thread in the log: %s", logs[k]->path, log->lines[i].lineno,
+                      log->lines[i].raw);
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, called_in_a_thread, run_thread, NULL)
+
+/* ---- two threads at once: the first call is traced, the other is not ------- */
+
+static void run_overlap(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "overlap", "slow_target");
+    long main_id = 0, worker_id = 0;
+    const char *ids = strstr(r.out, "native_id=");
+    cr_assert(ids && sscanf(ids, "native_id=%ld worker=%ld", &main_id, &worker_id) == 2 && worker_id > 0,
+              "unexpected output\n%s", pmt_run_describe(&r));
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 2);
+    int def = fn_marker("function_target.py", "slow_target");
+    char *note = pmt_strf("not traced: slow_target called on another thread (native id %ld) while this log "
+                          "traces this call",
+                          main_id);
+    for (size_t k = 0; k < 2; k++) {
+        const struct pmt_log *log = logs[k]->log;
+        fn_check_call(logs[k], "PT"[k], 0, "slow_target", def, "fn_callee");
+        cr_assert(e2e_msg_thread_id(pmt_log_first(log, PMT_K_MSG)) == worker_id,
+                  "%s: the traced call is the worker's (native_id=%ld)", logs[k]->path, worker_id);
+        cr_assert(fn_find_msg(log, note, 0) >= 0, "%s: no MSG `%s`", logs[k]->path, note);
+        for (size_t i = 0; i < log->n; i++)
+            cr_assert(e2e_msg_thread_id(&log->lines[i]) < 0 || e2e_msg_thread_id(&log->lines[i]) == worker_id,
+                      "%s line %d: the main thread's call got into the log: %s", logs[k]->path,
+                      log->lines[i].lineno, log->lines[i].raw);
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, second_thread_while_traced, run_overlap, NULL)
+
+/* ---- a generator: each resume is a call with a log of its own -------------- */
+
+static void run_generator(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "gen", "produce");
+    fn_same_output(py, "gen", &r);
+    /* three yields and the end: four resumes; creating it is none (3.11+
+     * evaluate the call up to RETURN_GENERATOR, which has no event) */
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 8);
+    int def = fn_marker("function_target.py", "produce");
+    for (size_t k = 0; k < 8; k++)
+        fn_check_call(logs[k], "PT"[k % 2], 0, "produce", k < 2 ? def : -1, k < 6 ? "fn_callee" : NULL);
+}
+
+E2E_TESTS_SUPPORTED(function, generator_resumes, run_generator, NULL)
+
+/* ---- many calls: the first 16 are announced on stderr, then one line -------- */
+
+static void run_many(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "many"),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_FUNCTION=process_arguments"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 20, "expected 20 logs, one per call, found %zu\n%s", set.n, pmt_run_describe(&r));
+    char **lines, *rest;
+    size_t n;
+    pmt_split_stderr(r.err, &lines, &n, &rest);
+    cr_assert(n == 17, "expected 16 log paths and one closing line on stderr, got %zu lines\n%s", n,
+              pmt_run_describe(&r));
+    for (size_t i = 0; i < 16; i++)
+        cr_assert(!strncmp(lines[i], "pymemtrace: profile log: ", 25), "stderr line %zu: %s", i + 1, lines[i]);
+    cr_assert_str_eq(lines[16],
+                     "pymemtrace: further PYMEMTRACE_FUNCTION logs go to the same folder without being announced");
+    cr_assert_str_eq(rest, "");
+    for (size_t i = 0; i < set.n; i++)
+        e2e_check_log(&set.files[i], NULL, -1);
+}
+
+E2E_TESTS_SUPPORTED(function, many_calls_announced_sparingly, run_many, NULL)
+
+/* ---- os._exit inside nested calls: every log still complete --------------- */
+
+static void run_exit(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "exit"),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                "PYMEMTRACE_FUNCTION=leave"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 3 && strstr(r.out, "leaving"), "%s", pmt_run_describe(&r));
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 4);
+    for (size_t k = 0; k < 4; k++) {
+        cr_assert(logs[k]->id.depth == k / 2, "%s: depth %zu expected", logs[k]->name, k / 2);
+        cr_assert(fn_find_msg(logs[k]->log, "tracing ended (the process is ending) inside this call", 0) >= 0,
+                  "%s: no MSG saying the process ended inside the call", logs[k]->path);
+    }
+    fn_check_detach(logs[0], "leave", 1);
+}
+
+E2E_TESTS_SUPPORTED(function, os_exit_inside_nested_calls, run_exit, NULL)
+
+/* ---- reftrace is not scoped ------------------------------------------------ */
+
+static void run_reftrace(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "twice"),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                "PYMEMTRACE_FUNCTION=process_arguments"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    char **lines, *rest;
+    size_t n;
+    pmt_split_stderr(r.err, &lines, &n, &rest);
+    bool alone = !strcmp(modes, "reftrace");
+    cr_assert(n >= 1 && !strcmp(lines[0], alone ? "pymemtrace: PYMEMTRACE_FUNCTION applies to profile and trace, "
+                                                  "not reftrace; not tracing"
+                                                : "pymemtrace: PYMEMTRACE_FUNCTION applies to profile and trace, "
+                                                  "not reftrace; the other modes still run"),
+              "%s", pmt_run_describe(&r));
+    if (alone) {
+        cr_assert(n == 1, "%s", pmt_run_describe(&r));
+        e2e_check_no_files(dir, "PYMEMTRACE=reftrace with PYMEMTRACE_FUNCTION");
+        return;
+    }
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 2, "expected the two profile logs of the two calls, found %zu\n%s", set.n,
+              pmt_run_describe(&r));
+    for (size_t i = 0; i < set.n; i++)
+        cr_assert(set.files[i].id.mode == 'P', "%s: only profile logs", set.files[i].name);
+}
+
+E2E_TESTS_SUPPORTED(function, with_reftrace_only, run_reftrace, "reftrace")
+E2E_TESTS_SUPPORTED(function, with_reftrace_and_profile, run_reftrace, "reftrace,profile")
+
+/* ---- the launcher's --function ------------------------------------------------ */
+
+static void run_launcher(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(pmt_join(pmt_env("PMT_BUILD_ROOT"), "pymemtrace-run"), "--profile", "--trace",
+                                 "--d-rss-trigger", "0", "--function", "function_mod:Worker.run", "--", py->path,
+                                 e2e_program("function_target.py"), "twice"),
+                .cwd = dir,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert(set.n == 4, "expected the profile and trace logs of Worker.run's two calls, found %zu\n%s", set.n,
+              pmt_run_describe(&r));
+    int def = fn_marker("function_mod.py", "Worker.run");
+    for (size_t i = 0; i < set.n; i++) {
+        const struct pmt_logfile *f = &set.files[i];
+        e2e_check_log(f, NULL, 0);
+        fn_check_call(f, f->id.mode, 0, "run", def, "fill");
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, launcher_option, run_launcher, NULL)
