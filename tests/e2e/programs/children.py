@@ -16,6 +16,10 @@ def pid_and_memory(n=0):
     return os.getpid()
 
 
+def say_started(q):
+    q.put(os.getpid())
+
+
 def to_queue(q):
     q.put(pid_and_memory())
 
@@ -46,9 +50,11 @@ def main():
     print("child shell", out.strip())
     for method in ("fork", "spawn", "forkserver"):
         print("child mp-%s" % method, process_with(method))
-    with mp.get_context("spawn").Pool(4) as pool:  # terminate() on exit: SIGTERM
+    ctx = mp.get_context("spawn")
+    started = ctx.Queue()
+    with ctx.Pool(4, initializer=say_started, initargs=(started,)) as pool:  # terminate(): SIGTERM
+        pids = sorted(started.get() for _ in range(4))  # every worker is running Python
         pool.map(pid_and_memory, range(16), chunksize=1)
-        pids = sorted(p.pid for p in pool._pool)
     for pid in pids:
         print("child pool", pid)
     r, w = os.pipe()
