@@ -176,17 +176,6 @@ static void en_attach(void *handle, int python_main)
      * the agent on untouched. */
     if (!pmt.cfg.children)
         en_keep_from_children();
-    if (pmt.cfg.function && (pmt.cfg.modes & PMT_MODE_REFTRACE)) {
-        /* Function scoping covers the profile and trace hooks only. */
-        pmt.cfg.modes &= ~(unsigned)PMT_MODE_REFTRACE;
-        if (!pmt.cfg.modes) {
-            pmt_say("PYMEMTRACE_FUNCTION applies to profile and trace, not reftrace; not tracing",
-                    NULL);
-            return;
-        }
-        pmt_say("PYMEMTRACE_FUNCTION applies to profile and trace, not reftrace; the other modes "
-                "still run", NULL);
-    }
     /* Our own PyRefTracer_SetTracer comes first in the global scope (a
      * libpython calls it through its PLT); the agent calls the real one. */
     if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)PyRefTracer_SetTracer)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/reftrace.h"
 #include "agent/rss.h"
 #include "agent/writer.h"
 #include "config/funcspec.h"
@@ -33,11 +34,13 @@
 #define FN_MAX_DEPTH 32  /* deeper matching calls stay in the depth-31 log */
 #define FN_ANNOUNCE 16   /* calls whose log paths are said on stderr */
 
-enum { FN_NLOGS = 2 };   /* profile and trace: the modes a session opens */
-static const char fn_letters[FN_NLOGS] = {'P', 'T'};
-static const char *const fn_names[FN_NLOGS] = {"profile", "trace"};
-static const unsigned fn_modes[FN_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE};
-static const pmt_tracefunc fn_hooks[FN_NLOGS] = {pmt_profile_hook, pmt_trace_hook};
+enum { FN_NLOGS = 3 };   /* profile, trace and reftrace: the modes a session opens */
+static const char fn_letters[FN_NLOGS] = {'P', 'T', 'O'};
+static const char *const fn_names[FN_NLOGS] = {"profile", "trace", "reftrace"};
+static const unsigned fn_modes[FN_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE, PMT_MODE_REFTRACE};
+/* reftrace has no per-thread hook: the tracer (reftrace.c) is set for the
+ * outermost call */
+static const pmt_tracefunc fn_hooks[FN_NLOGS] = {pmt_profile_hook, pmt_trace_hook, NULL};
 
 static struct fs_spec fn_spec;
 static void *fn_prev;          /* the evaluation function ours replaced, called by ours */
@@ -53,7 +56,7 @@ static char *fn_mem[FN_MAX_DEPTH][FN_NLOGS];
 
 static struct pmt_log *fn_log(int i)
 {
-    return &pmt.logs[i == 0 ? PMT_LOG_PROFILE : PMT_LOG_TRACE];
+    return &pmt.logs[i == 0 ? PMT_LOG_PROFILE : i == 1 ? PMT_LOG_TRACE : PMT_LOG_REF];
 }
 
 static int fn_mode_on(int i)
@@ -211,7 +214,7 @@ static void fn_set_hooks(int on)
     pmt_busy++; /* PyEval_SetProfile raises an audit event */
     api->PyErr_Fetch(&et, &ev, &etb);
     for (int i = 0; i < FN_NLOGS; i++) {
-        if (!fn_mode_on(i))
+        if (!fn_mode_on(i) || !fn_hooks[i])
             continue;
         if (i == 0)
             api->PyEval_SetProfile(on ? fn_hooks[i] : NULL, NULL);
@@ -225,9 +228,14 @@ static void fn_set_hooks(int on)
 
 static void fn_msg_all(const char *text)
 {
-    for (int i = 0; i < FN_NLOGS; i++)
-        if (fn_mode_on(i))
+    for (int i = 0; i < FN_NLOGS; i++) {
+        if (!fn_mode_on(i))
+            continue;
+        if (fn_log(i)->ref)
+            tracelog_ref_msg(fn_log(i), "MSG", pmt_clock_us(), text);
+        else
             tracelog_msg(fn_log(i), pmt_clock_us(), text);
+    }
 }
 
 /* Opens the logs of a call at depth into pmt.logs; 0, or -1 with none open. */
@@ -327,6 +335,8 @@ static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_s
         fn_owner = ts;
         fn_depth = 1;
         fn_set_hooks(1);
+        if (fn_mode_on(2))
+            rt_session_begin(1);
         return 1;
     }
     if (ts != fn_owner) {
@@ -348,6 +358,8 @@ static __attribute__((noinline)) void fn_leave(void)
 {
     if (fn_depth == 0) /* ended meanwhile (exit, a failed write) */
         return;
+    if (fn_mode_on(2))
+        rt_session_end(fn_depth == 1); /* still tracing: gc.collect, live counts */
     if (fn_depth == 1) {
         fn_set_hooks(0);
         fn_close_all();

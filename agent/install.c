@@ -275,7 +275,7 @@ static void in_install(void)
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (!(pmt.cfg.modes & in_modes[i]))
             continue;
-        if (pmt.cfg.function && in_hooks[i]) {
+        if (pmt.cfg.function) {
             any = 1; /* opened by each call of the function (function.c) */
             continue;
         }

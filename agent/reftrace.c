@@ -366,6 +366,34 @@ void rt_start(uint64_t rss_at_start)
         pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL);
 }
 
+static void rt_summary(int python_usable);
+static void rt_stop(int python_usable);
+
+/* PYMEMTRACE_FUNCTION (function.c): each traced call is a session. The
+ * outermost one starts the tracer with live counts from 0; each one ends
+ * with the collection (if asked) and the live counts in its own log, the
+ * outermost also takes the tracer out. Python is usable; an exception may
+ * be set (the call raised) and is kept. */
+void rt_session_begin(int outermost)
+{
+    if (!outermost)
+        return;
+    for (size_t i = 0; rt_table && i <= rt_mask; i++)
+        rt_table[i].live = 0;
+    rt_start(rss_read());
+}
+
+void rt_session_end(int outermost)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *et, *ev, *etb;
+    api->PyErr_Fetch(&et, &ev, &etb);
+    rt_summary(1);
+    if (outermost)
+        rt_stop(1);
+    api->PyErr_Restore(et, ev, etb);
+}
+
 static int rt_by_count(const void *a, const void *b)
 {
     const struct rt_type *x = *(const struct rt_type *const *)a;
@@ -426,10 +454,9 @@ static void rt_collect(int generation)
         api->Py_DecRef(gc);
 }
 
-void rt_finish(int python_usable)
+/* The end of a log: gc.collect while still tracing, then the live counts. */
+static void rt_summary(int python_usable)
 {
-    if (!rt_on)
-        return;
     if (python_usable) {
         rt_poll();
         if (pmt.cfg.gc_collect_on_exit >= 0) {
@@ -440,10 +467,22 @@ void rt_finish(int python_usable)
         }
     }
     rt_live_counts();
+}
+
+static void rt_stop(int python_usable)
+{
     rt_on = 0;
     if (python_usable) {
         void *data;
         if (pmt.py.api.PyRefTracer_GetTracer(&data) == rt_tracer)
             pmt.py.api.PyRefTracer_SetTracer(NULL, NULL);
     }
+}
+
+void rt_finish(int python_usable)
+{
+    if (!rt_on)
+        return;
+    rt_summary(python_usable);
+    rt_stop(python_usable);
 }

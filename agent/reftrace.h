@@ -27,6 +27,12 @@ void rt_poll(void);
 /* Before the log closes: gc.collect if asked and Python is usable, then
  * the live count per type; removes the tracer. */
 void rt_finish(int python_usable);
+/* PYMEMTRACE_FUNCTION: a traced call begins (the outermost: live counts
+ * from 0, the tracer set) and ends (gc.collect if asked, live counts; the
+ * outermost takes the tracer out). The log is pmt.logs[PMT_LOG_REF]. */
+void rt_session_begin(int outermost);
+void rt_session_end(int outermost);
+
 /* The interposed setter (reftrace.c says why). */
 int PyRefTracer_SetTracer(pmt_reftracer f, void *data);
 

@@ -381,45 +381,122 @@ static void run_exit(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(function, os_exit_inside_nested_calls, run_exit, NULL)
 
-/* ---- reftrace is not scoped ------------------------------------------------ */
+/* ---- reftrace, scoped ---------------------------------------------------------
+ * reftrace_function.py: target(3) makes 3 Leak, frees 1 and makes a Cyc
+ * that only gc frees; rec(1) -> rec(0) -> target(2) nests to depth 2. Each
+ * call has its own reference tracing log; objects made outside the calls
+ * are in none; each log ends with gc.collect and the live counts. */
 
-static void run_reftrace(const struct pmt_python *py, const void *arg)
+static size_t count_lines(const char *text, const char *prefix, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = pmt_strf("%.*s", (int)len, p);
+        n += !strncmp(line, prefix, strlen(prefix)) && (!needle || strstr(line, needle));
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+static void run_reftrace_scoped(const struct pmt_python *py, const void *arg)
 {
     const char *modes = arg;
     const char *dir = pmt_tmpdir();
+    char *program = e2e_program("reftrace_function.py");
     struct pmt_run_result r;
     pmt_run(&(struct pmt_run_opts){
-                .argv = PMT_LIST(py->path, e2e_program("function_target.py"), "twice"),
+                .argv = PMT_LIST(py->path, program),
                 .cwd = dir,
                 .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
-                                "PYMEMTRACE_FUNCTION=process_arguments"),
+                                "PYMEMTRACE_FUNCTION=target,rec", "PYMEMTRACE_INCLUDE_TYPES=Leak,Cyc",
+                                "PYMEMTRACE_QUIET=1"),
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, "done\n");
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    const struct pmt_logfile *o[4] = {NULL};
+    size_t no = 0, np = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        const struct pmt_logfile *f = &set.files[i];
+        if (f->id.mode == 'P') {
+            e2e_check_log(f, NULL, -1);
+            np++;
+            continue;
+        }
+        cr_assert(f->id.mode == 'O' && no < 4, "%s: unexpected", f->name);
+        o[no++] = f;
+    }
+    cr_assert_eq(no, 4, "four reference tracing logs (target, rec, rec, target), found %zu", no);
+    cr_assert_eq(np, strchr(modes, ',') ? 4 : 0, "profile logs");
+    /* in the order they were opened: target (0), rec (0), rec (1), target (2) */
+    static const unsigned depth[4] = {0, 0, 1, 2};
+    int l_del = pmt_marker_line(program, "MARK:del");
+    for (size_t k = 0; k < 4; k++) {
+        cr_assert_eq(o[k]->id.depth, depth[k], "%s: depth", o[k]->name);
+        size_t len;
+        char *text = pmt_read_file(o[k]->path, &len);
+        cr_assert(len > 4 && !strcmp(text + len - 4, "EOF\n"), "%s: EOF", o[k]->name);
+        cr_assert(strstr(text, "# gc.collect(2)"), "%s: gc.collect at the end of the call",
+                  o[k]->name);
+        cr_assert_eq(count_lines(text, "NEW:", " <module> "), 0,
+                     "%s: an object made outside the calls is logged", o[k]->name);
+        bool is_target = k == 0 || k == 3;
+        size_t made = is_target ? (k == 0 ? 3 : 2) : 0;
+        cr_assert_eq(count_lines(text, "NEW:", " Leak "), made, "%s: Leak NEW lines", o[k]->name);
+        cr_assert_eq(count_lines(text, "DEL:", pmt_strf(" %d target", l_del)), is_target ? 1 : 0,
+                     "%s: the del line", o[k]->name);
+        cr_assert_eq(count_lines(text, "NEW:", " Cyc "), is_target ? 1 : 0, "%s: Cyc", o[k]->name);
+        cr_assert_eq(count_lines(text, "DEL:", " Cyc "), is_target ? 1 : 0,
+                     "%s: the Cyc freed by gc at the end of the call", o[k]->name);
+        cr_assert_eq(count_lines(text, "MSG:", "# detached: "), k == 1 || k == 2 ? 1 : 0,
+                     "%s: detach", o[k]->name);
+        cr_assert_eq(count_lines(text, "MSG:", "# re-attached: "), k == 1 || k == 2 ? 1 : 0,
+                     "%s: re-attach", o[k]->name);
+        cr_assert(strstr(text, "# objects alive at the end, per type: "), "%s: live counts",
+                  o[k]->name);
+    }
+    size_t len;
+    char *first = pmt_read_file(o[0]->path, &len);
+    cr_assert(strstr(first, "# live 2 Leak\n"), "%s: 2 Leak alive after target(3)", o[0]->name);
+}
+
+E2E_TEST_PY(function, reftrace_scoped_py313, PMT_PY_313, run_reftrace_scoped, "reftrace")
+E2E_TEST_PY(function, reftrace_and_profile_scoped_py313, PMT_PY_313, run_reftrace_scoped,
+            "reftrace,profile")
+
+/* Older interpreters: reftrace is refused as without scoping, profile runs per call. */
+static void run_reftrace_old(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("reftrace_function.py")),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=reftrace,profile",
+                                "PYMEMTRACE_FUNCTION=target", "PYMEMTRACE_QUIET=1"),
             },
             &r);
     cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
     char **lines, *rest;
     size_t n;
     pmt_split_stderr(r.err, &lines, &n, &rest);
-    bool alone = !strcmp(modes, "reftrace");
-    cr_assert(n >= 1 && !strcmp(lines[0], alone ? "pymemtrace: PYMEMTRACE_FUNCTION applies to profile and trace, "
-                                                  "not reftrace; not tracing"
-                                                : "pymemtrace: PYMEMTRACE_FUNCTION applies to profile and trace, "
-                                                  "not reftrace; the other modes still run"),
-              "%s", pmt_run_describe(&r));
-    if (alone) {
-        cr_assert(n == 1, "%s", pmt_run_describe(&r));
-        e2e_check_no_files(dir, "PYMEMTRACE=reftrace with PYMEMTRACE_FUNCTION");
-        return;
-    }
+    cr_assert(n == 1, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(lines[0], pmt_strf("pymemtrace: reference tracing needs Python 3.13 or newer; "
+                                        "this is %s; the other modes still run", py->version));
     struct pmt_logset set;
     pmt_logset_load(dir, &set);
-    cr_assert(set.n == 2, "expected the two profile logs of the two calls, found %zu\n%s", set.n,
-              pmt_run_describe(&r));
+    cr_assert_eq(set.n, 2, "the profile logs of target(3) and target(2)");
     for (size_t i = 0; i < set.n; i++)
-        cr_assert(set.files[i].id.mode == 'P', "%s: only profile logs", set.files[i].name);
+        cr_assert(set.files[i].id.mode == 'P', "%s", set.files[i].name);
 }
 
-E2E_TESTS_SUPPORTED(function, with_reftrace_only, run_reftrace, "reftrace")
-E2E_TESTS_SUPPORTED(function, with_reftrace_and_profile, run_reftrace, "reftrace,profile")
+E2E_TEST_PY(function, reftrace_refused_debian, PMT_PY_DEBIAN, run_reftrace_old, NULL)
+E2E_TEST_PY(function, reftrace_refused_py38, PMT_PY_38, run_reftrace_old, NULL)
 
 /* ---- the launcher's --function ------------------------------------------------ */
 
