@@ -61,6 +61,10 @@ static inline void pmt_write_end(void)
         pmt_signal_resume();
 }
 
+/* install.c: module.attr(arg), a new reference or NULL (the error cleared).
+ * GIL held; the caller keeps any pending exception of the program's aside. */
+pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg);
+
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);
 void pmt_finish(int python_usable);  /* LAST/EOF on every log, STOP on the sampler's; idempotent */

@@ -81,9 +81,7 @@ static const char *fn_qualname_of_function(pmt_obj *code, char *buf, size_t cap)
 {
     const struct pmt_capi *api = &pmt.py.api;
     const char *q = NULL;
-    pmt_obj *gc = api->PyImport_ImportModule("gc");
-    pmt_obj *get = gc ? api->PyObject_GetAttrString(gc, "get_referrers") : NULL;
-    pmt_obj *list = get ? api->PyObject_CallFunctionObjArgs(get, code, NULL) : NULL;
+    pmt_obj *list = pmt_call("gc", "get_referrers", code);
     ptrdiff_t n = list ? api->PyList_Size(list) : 0;
     for (ptrdiff_t i = 0; i < n && !q; i++) {
         pmt_obj *f = api->PyList_GetItem(list, i);
@@ -101,10 +99,6 @@ static const char *fn_qualname_of_function(pmt_obj *code, char *buf, size_t cap)
     }
     if (list)
         api->Py_DecRef(list);
-    if (get)
-        api->Py_DecRef(get);
-    if (gc)
-        api->Py_DecRef(gc);
     return q;
 }
 

@@ -137,28 +137,32 @@ static struct pmt_methoddef in_defs[] = {
     {"_pymemtrace_atexit", (void *)in_atexit, PMT_METH_NOARGS, NULL},
 };
 
+pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *mod = api->PyImport_ImportModule(module);
+    pmt_obj *fn = mod ? api->PyObject_GetAttrString(mod, attr) : NULL;
+    pmt_obj *res = fn && arg ? api->PyObject_CallFunctionObjArgs(fn, arg, NULL) : NULL;
+    if (!res)
+        api->PyErr_Clear();
+    if (fn)
+        api->Py_DecRef(fn);
+    if (mod)
+        api->Py_DecRef(mod);
+    return res;
+}
+
 /* module.attr(fn) with a new C function object; 0 on success. */
 static int in_call_with(const char *module, const char *attr, struct pmt_methoddef *def)
 {
     const struct pmt_capi *api = &pmt.py.api;
-    int rc = -1;
-    pmt_obj *mod = api->PyImport_ImportModule(module);
-    pmt_obj *meth = mod ? api->PyObject_GetAttrString(mod, attr) : NULL;
-    pmt_obj *fn = meth ? api->PyCFunction_NewEx(def, NULL, NULL) : NULL;
-    pmt_obj *res = fn ? api->PyObject_CallFunctionObjArgs(meth, fn, NULL) : NULL;
-    if (res) {
-        rc = 0;
-        api->Py_DecRef(res);
-    } else {
-        api->PyErr_Clear();
-    }
+    pmt_obj *fn = api->PyCFunction_NewEx(def, NULL, NULL);
+    pmt_obj *res = fn ? pmt_call(module, attr, fn) : NULL;
     if (fn)
         api->Py_DecRef(fn);
-    if (meth)
-        api->Py_DecRef(meth);
-    if (mod)
-        api->Py_DecRef(mod);
-    return rc;
+    if (res)
+        api->Py_DecRef(res);
+    return res ? 0 : -1;
 }
 
 /* ---- SIGTERM ---------------------------------------------------------------

@@ -438,20 +438,14 @@ static void rt_live_counts(void)
 static void rt_collect(int generation)
 {
     const struct pmt_capi *api = &pmt.py.api;
-    pmt_obj *gc = api->PyImport_ImportModule("gc");
-    pmt_obj *collect = gc ? api->PyObject_GetAttrString(gc, "collect") : NULL;
-    pmt_obj *gen = collect ? api->PyLong_FromLong(generation) : NULL;
-    pmt_obj *res = gen ? api->PyObject_CallFunctionObjArgs(collect, gen, NULL) : NULL;
-    if (!res)
-        api->PyErr_Clear();
-    else
+    pmt_obj *gen = api->PyLong_FromLong(generation);
+    pmt_obj *res = gen ? pmt_call("gc", "collect", gen) : NULL;
+    if (res)
         api->Py_DecRef(res);
     if (gen)
         api->Py_DecRef(gen);
-    if (collect)
-        api->Py_DecRef(collect);
-    if (gc)
-        api->Py_DecRef(gc);
+    else
+        api->PyErr_Clear();
 }
 
 /* The end of a log: gc.collect while still tracing, then the live counts. */
