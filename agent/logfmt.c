@@ -566,6 +566,36 @@ static size_t fmt_zero_padded(char *buf, uint64_t v, size_t width)
 }
 
 /* YYYY-MM-DD HH:MM:SS */
+void fmt_civil_time(int64_t secs, struct tm *tm)
+{
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    tm->tm_hour = (int)(rem / 3600);
+    tm->tm_min = (int)(rem % 3600 / 60);
+    tm->tm_sec = (int)(rem % 60);
+    tm->tm_wday = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    /* Counted in 400-year cycles (146097 days) of years that begin on March
+     * 1st, so that the leap day is the last day of its year. */
+    int64_t shifted = days + 719468; /* days from 0000-03-01 */
+    int64_t cycle = (shifted >= 0 ? shifted : shifted - 146096) / 146097;
+    int64_t day_of_cycle = shifted - cycle * 146097;                 /* 0..146096 */
+    int64_t year_of_cycle = (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36524 -
+                             day_of_cycle / 146096) / 365;            /* 0..399 */
+    int64_t day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 -
+                                          year_of_cycle / 100);       /* 0..365, from March */
+    int64_t month_index = (5 * day_of_year + 2) / 153;               /* 0 = March */
+    int64_t year = year_of_cycle + cycle * 400 + (month_index >= 10);
+    tm->tm_mday = (int)(day_of_year - (153 * month_index + 2) / 5 + 1);
+    tm->tm_mon = (int)(month_index < 10 ? month_index + 2 : month_index - 10);
+    tm->tm_year = (int)(year - 1900);
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    static const short before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    tm->tm_yday = before[tm->tm_mon] + tm->tm_mday - 1 + (leap && tm->tm_mon >= 2);
+}
+
 static size_t fmt_datetime(char *buf, const struct tm *tm)
 {
     size_t n = fmt_zero_padded(buf, (uint64_t)tm->tm_year + 1900, 4);

@@ -122,6 +122,12 @@ struct pmt_sample_fields {
 /* The line with its '\n' (at most PMT_SAMPLE_LINE_MAX bytes, no NUL). */
 size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fields *f);
 
+/* The broken-down time (tm_year, tm_mon, tm_mday, tm_hour, tm_min, tm_sec,
+ * tm_wday, tm_yday) of secs seconds after the epoch, in the proleptic
+ * Gregorian calendar, as gmtime_r gives it; without glibc's lock and time
+ * zone state, so that it may run where glibc may not (rawthread.h). */
+void fmt_civil_time(int64_t secs, struct tm *tm);
+
 /* Small helpers, exposed for the tests. */
 size_t fmt_u64(char *buf, uint64_t v);                 /* decimal, no padding */
 size_t fmt_i64(char *buf, int64_t v);

@@ -4,16 +4,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <semaphore.h>
-#include <signal.h>
-#include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/logfmt.h"
+#include "agent/rawthread.h"
 #include "agent/rss.h"
+
+/* The thread is a rawthread (rawthread.h): a thread glibc does not know, so
+ * that the program's malloc keeps its single-thread fast paths. Everything
+ * it runs, from sm_main down, keeps that header's rules: raw system calls,
+ * pure functions, no errno. The control functions run on the program's
+ * threads and use glibc as usual. */
 
 #define SM_STACK (64 * 1024)
 #define SM_STACK_USED (24 * 1024) /* /proc buffers and the line, with room */
@@ -21,8 +27,19 @@
  * unless a write blocks (a log on a stalled network file system or a full
  * pipe); then it is left behind rather than hanging the program. */
 #define SM_END_WAIT_NS 2000000000LL
+/* Local time: the UTC offsets in force from the thread's start, found with
+ * localtime_r by the thread that starts it, since the thread itself may not
+ * call localtime_r. Transitions are looked for one day apart, far enough
+ * ahead for any process (a restart after a fork looks again). */
+#define SM_ZONE_DAYS 400
+#define SM_ZONES 16
 
 enum sm_state { SM_NONE, SM_OPEN, SM_CLOSED, SM_FAILED };
+
+struct sm_zone {
+    int64_t from; /* in force from this time (seconds since the epoch) */
+    long offset;  /* seconds east of UTC */
+};
 
 static struct {
     enum sm_state state;
@@ -32,43 +49,97 @@ static struct {
     const struct pmt_log_env *env;
     uint64_t page;
     uint64_t clk_tck;
-    pthread_t thread;
+    struct pmt_rawthread thread;
     int running;              /* a thread was started and not yet ended */
     int stuck;                /* one did not end in time: no more threads, no STOP */
     int paused;               /* ended for a fork: the parent starts it again */
-    volatile int stop;        /* asks the thread to end */
+    int stop;                 /* asks the thread to end (a futex word) */
+    int ready;                /* set by the thread once its stack is touched (a futex word) */
     volatile int failed;      /* a write failed (said once): no more lines */
     uint64_t peak;            /* the highest RSS this log has shown */
-    sem_t wake;               /* posted to end the thread's sleep at once */
-    sem_t done;               /* posted by the thread as it ends */
-    sem_t ready;              /* posted by the thread once its stack is touched */
+    int nzones;
+    struct sm_zone zones[SM_ZONES];
     char path[4096];
 } sm = {.fd = -1};
 
 static pthread_mutex_t sm_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* ---- one sample ------------------------------------------------------------ */
+/* ---- local time ------------------------------------------------------------- */
+
+static long sm_offset_at(time_t t)
+{
+    struct tm tm;
+    return localtime_r(&t, &tm) ? tm.tm_gmtoff : 0;
+}
+
+/* On the starting thread: the offset now and its changes ahead. */
+static void sm_zones_find(void)
+{
+    time_t now = time(NULL);
+    long current = sm_offset_at(now);
+    sm.zones[0] = (struct sm_zone){INT64_MIN, current};
+    sm.nzones = 1;
+    for (int day = 1; day <= SM_ZONE_DAYS && sm.nzones < SM_ZONES; day++) {
+        time_t hi = now + (time_t)day * 86400, lo = hi - 86400;
+        long offset = sm_offset_at(hi);
+        if (offset == current)
+            continue;
+        while (hi - lo > 1) { /* the first second of the new offset */
+            time_t mid = lo + (hi - lo) / 2;
+            if (sm_offset_at(mid) == current)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        current = sm_offset_at(hi);
+        sm.zones[sm.nzones++] = (struct sm_zone){(int64_t)hi, current};
+    }
+}
+
+static void sm_localtime(int64_t secs, struct tm *tm)
+{
+    long offset = sm.zones[0].offset;
+    for (int i = 1; i < sm.nzones && sm.zones[i].from <= secs; i++)
+        offset = sm.zones[i].offset;
+    memset(tm, 0, sizeof *tm);
+    fmt_civil_time(secs + offset, tm);
+    tm->tm_gmtoff = offset;
+}
+
+/* ---- one sample (on any thread, under rawthread.h's rules) ----------------- */
 
 /* A small /proc file into buf, NUL-terminated; returns its length (0: unread). */
 static size_t sm_read(const char *path, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    long fd = pmt_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     size_t n = 0;
-    if (fd < 0) {
-        buf[0] = '\0';
+    buf[0] = '\0';
+    if (fd < 0)
         return 0;
-    }
     while (n < cap - 1) {
-        ssize_t rc = read(fd, buf + n, cap - 1 - n);
-        if (rc < 0 && errno == EINTR)
+        long rc = pmt_sys3(SYS_read, fd, buf + n, cap - 1 - n);
+        if (rc == -EINTR)
             continue;
         if (rc <= 0)
             break;
         n += (size_t)rc;
     }
-    close(fd);
+    pmt_sys3(SYS_close, fd, 0, 0);
     buf[n] = '\0';
     return n;
+}
+
+/* The decimal number at *p after any spaces (0 if none); *p moves past it. */
+static uint64_t sm_number(const char **p)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    *p = s;
+    return v;
 }
 
 static uint64_t sm_us(struct timeval tv)
@@ -92,54 +163,54 @@ static void sm_stat(uint64_t *start_ticks, uint64_t *blkio_ticks)
     for (int field = 3; field <= 42 && *p; field++) {
         while (*p == ' ')
             p++;
-        char *end;
-        uint64_t v = strtoull(p, &end, 10);
+        const char *start = p;
+        uint64_t v = sm_number(&p);
         if (field == 22)
             *start_ticks = v;
         else if (field == 42)
             *blkio_ticks = v;
-        p = end == p ? p + strcspn(p, " ") : end; /* the state letter is not a number */
+        if (p == start) /* the state letter, or a '-' */
+            p += strcspn(p, " ");
     }
 }
 
 static void sm_collect(struct pmt_sample_fields *f)
 {
-    struct timespec real, boot;
     char buf[2048];
     memset(f, 0, sizeof *f);
-    clock_gettime(CLOCK_REALTIME, &real);
-    clock_gettime(CLOCK_BOOTTIME, &boot);
-    time_t secs = real.tv_sec;
-    localtime_r(&secs, &f->local);
-    f->usec = (uint32_t)(real.tv_nsec / 1000);
-    f->pid = getpid();
+    long long real = rawthread_clock_ns(CLOCK_REALTIME);
+    long long boot = rawthread_clock_ns(CLOCK_BOOTTIME);
+    sm_localtime(real / 1000000000LL, &f->local);
+    f->usec = (uint32_t)(real % 1000000000LL / 1000);
+    f->pid = sm.owner;
 
     /* psutil's memory_info on Linux: statm's seven fields, in pages. */
     uint64_t *const statm[] = {&f->vms, &f->rss, &f->shared, &f->text, &f->lib, &f->data, &f->dirty};
     const char *p = buf;
     sm_read("/proc/self/statm", buf, sizeof buf);
-    for (size_t i = 0; i < sizeof statm / sizeof statm[0]; i++) {
-        char *end;
-        *statm[i] = strtoull(p, &end, 10) * sm.page;
-        p = end;
-    }
+    for (size_t i = 0; i < sizeof statm / sizeof statm[0]; i++)
+        *statm[i] = sm_number(&p) * sm.page;
     sm_read("/proc/self/status", buf, sizeof buf);
     const char *hwm = strstr(buf, "\nVmHWM:");
-    if (hwm)
-        f->peak_rss = strtoull(hwm + 7, NULL, 10) * 1024u;
+    if (hwm) {
+        hwm += 7;
+        f->peak_rss = sm_number(&hwm) * 1024u;
+    }
 
     uint64_t start_ticks, blkio_ticks;
     sm_stat(&start_ticks, &blkio_ticks);
     f->iowait_us = blkio_ticks * 1000000u / sm.clk_tck;
     /* The start time counts from boot (CLOCK_BOOTTIME), as psutil's
      * create_time does once the boot time is added back. */
-    uint64_t now_us = (uint64_t)boot.tv_sec * 1000000u + (uint64_t)boot.tv_nsec / 1000u;
+    uint64_t now_us = (uint64_t)boot / 1000u;
     uint64_t start_us = start_ticks * 1000000u / sm.clk_tck;
     f->elapsed_us = now_us > start_us ? now_us - start_us : 0;
 
     struct rusage self, children;
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);
+    memset(&self, 0, sizeof self);
+    memset(&children, 0, sizeof children);
+    pmt_sys3(SYS_getrusage, RUSAGE_SELF, &self, 0);
+    pmt_sys3(SYS_getrusage, RUSAGE_CHILDREN, &children, 0);
     f->user_us = sm_us(self.ru_utime);
     f->system_us = sm_us(self.ru_stime);
     f->children_user_us = sm_us(children.ru_utime);
@@ -148,13 +219,39 @@ static void sm_collect(struct pmt_sample_fields *f)
     f->pageins = (uint64_t)self.ru_majflt;
 }
 
+/* One line on stderr, as pmt_say writes it, by raw system call. */
+static void sm_say(const char *first, ...)
+{
+    char line[PMT_SAY_MAX];
+    va_list ap;
+    va_start(ap, first);
+    size_t n = pmt_say_vformat(line, sizeof line, first, ap);
+    va_end(ap);
+    while (pmt_sys3(SYS_write, 2, line, n) == -EINTR)
+        ;
+}
+
 /* Said once; afterwards nothing more is written to the log. */
 static void sm_fail(int err)
 {
     if (sm.failed)
         return;
     sm.failed = 1;
-    pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
+    sm_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
+}
+
+/* 0 or an errno value. */
+static int sm_write_all(const char *buf, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        long rc = pmt_sys3(SYS_write, sm.fd, buf + done, len - done);
+        if (rc == -EINTR)
+            continue;
+        if (rc <= 0)
+            return rc < 0 ? (int)-rc : ENOSPC;
+        done += (size_t)rc;
+    }
+    return 0;
 }
 
 /* One line, in one write so that a line is never torn. */
@@ -173,25 +270,13 @@ static int sm_write_line(const char *mark)
     if (f.peak_rss < sm.peak)
         f.peak_rss = sm.peak;
     sm.peak = f.peak_rss;
-    int err = pmt_write_all(sm.fd, line, fmt_sample_line(line, mark, &f), -1);
+    int err = sm_write_all(line, fmt_sample_line(line, mark, &f));
     if (err)
         sm_fail(err);
     return err ? -1 : 0;
 }
 
 /* ---- the thread ------------------------------------------------------------ */
-
-static void sm_add_ns(struct timespec *t, long long ns)
-{
-    long long sum = t->tv_nsec + ns % 1000000000LL;
-    t->tv_sec += (time_t)(ns / 1000000000LL + sum / 1000000000LL);
-    t->tv_nsec = (long)(sum % 1000000000LL);
-}
-
-static long long sm_diff_ns(const struct timespec *a, const struct timespec *b)
-{
-    return (long long)(a->tv_sec - b->tv_sec) * 1000000000LL + (a->tv_nsec - b->tv_nsec);
-}
 
 /* The thread's memory settles before its creator returns (as the writer's
  * does, writer.c): its stack is touched to the depth it uses, so that it
@@ -204,59 +289,47 @@ static void sm_settle(void)
 }
 
 /* Sleeps to absolute deadlines, so the interval does not drift by the time a
- * sample takes. The sleep is a semaphore's timed wait rather than
- * clock_nanosleep: the thread blocks every signal, and the semaphore is what
- * ends its sleep at once when it must go (exit, fork). */
-static void *sm_main(void *arg)
+ * sample takes. The sleep is a futex wait on the stop word, which ends it at
+ * once when the thread must go (exit, fork). */
+static int sm_main(void *arg)
 {
     (void)arg;
     sm_settle();
-    rss_thread_ended(); /* settled: no page fault from here on */
-    sem_post(&sm.ready);
-    struct timespec next, now;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    __atomic_store_n(&sm.ready, 1, __ATOMIC_RELEASE);
+    rawthread_wake(&sm.ready);
+    long long next = rawthread_clock_ns(CLOCK_MONOTONIC);
     for (;;) {
-        sm_add_ns(&next, sm.interval_ns);
-        int rc;
-        while ((rc = sem_clockwait(&sm.wake, CLOCK_MONOTONIC, &next)) != 0 && errno == EINTR)
-            ;
-        if (rc == 0 || sm.stop || sm_write_line(PMT_SAMPLE_MARK) != 0)
+        next += sm.interval_ns;
+        long long now;
+        while (!__atomic_load_n(&sm.stop, __ATOMIC_ACQUIRE) &&
+               (now = rawthread_clock_ns(CLOCK_MONOTONIC)) < next)
+            rawthread_wait(&sm.stop, 0, next);
+        if (__atomic_load_n(&sm.stop, __ATOMIC_ACQUIRE) || sm_write_line(PMT_SAMPLE_MARK) != 0)
             break;
         /* Behind by more than an interval (the process was stopped, the
          * machine suspended): go on from now instead of a burst of lines. */
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (sm_diff_ns(&now, &next) > sm.interval_ns)
+        now = rawthread_clock_ns(CLOCK_MONOTONIC);
+        if (now - next > sm.interval_ns)
             next = now;
     }
-    rss_thread_started(); /* balances the pthread_create wrapper's count at return */
-    sem_post(&sm.done);
-    return NULL;
+    return 0;
 }
 
 static void sm_start_thread_locked(void)
 {
     if (sm.running || sm.stuck || sm.failed || sm.state != SM_OPEN)
         return;
-    sigset_t all, old;
-    pthread_attr_t attr;
-    if (sem_init(&sm.wake, 0, 0) != 0 || sem_init(&sm.done, 0, 0) != 0 ||
-        sem_init(&sm.ready, 0, 0) != 0 || pthread_attr_init(&attr) != 0)
-        return;
-    pthread_attr_setstacksize(&attr, SM_STACK);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
     sm.stop = 0;
-    int rc = pthread_create(&sm.thread, &attr, sm_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
+    sm.ready = 0;
+    int rc = rawthread_start(&sm.thread, sm_main, NULL, SM_STACK);
     if (rc != 0) {
         /* The log keeps its START and gets its STOP; there are no samples between. */
         pmt_say("cannot start the sampler thread: ", pmt_errtext(rc), "; no samples", NULL);
         return;
     }
-    while (sem_wait(&sm.ready) != 0 && errno == EINTR)
-        ;
-    pmt_rss_dirty = 1; /* creating a thread moves RSS partly without faults */
+    while (!__atomic_load_n(&sm.ready, __ATOMIC_ACQUIRE))
+        rawthread_wait(&sm.ready, 0, rawthread_clock_ns(CLOCK_MONOTONIC) + 100000000LL);
+    pmt_rss_dirty = 1; /* the thread's stack moved RSS */
     sm.running = 1;
 }
 
@@ -265,33 +338,23 @@ static void sm_end_thread_locked(void)
     if (!sm.running)
         return;
     sm.running = 0;
-    sm.stop = 1;
-    sem_post(&sm.wake);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    sm_add_ns(&deadline, SM_END_WAIT_NS);
-    int rc;
-    while ((rc = sem_clockwait(&sm.done, CLOCK_MONOTONIC, &deadline)) != 0 && errno == EINTR)
-        ;
-    if (rc != 0) {
-        /* Blocked in a write: leave it, with its semaphores and the log's
+    __atomic_store_n(&sm.stop, 1, __ATOMIC_RELEASE);
+    rawthread_wake(&sm.stop);
+    if (rawthread_join(&sm.thread, SM_END_WAIT_NS) != 0) {
+        /* Blocked in a write: leave it, with its stack and the log's
          * descriptor, which it may still use. */
-        pthread_detach(sm.thread);
         sm.stuck = 1;
         return;
     }
-    pthread_join(sm.thread, NULL);
-    sem_destroy(&sm.wake);
-    sem_destroy(&sm.done);
-    sem_destroy(&sm.ready);
-    pmt_rss_dirty = 1; /* glibc releases an ended thread's stack internally */
+    pmt_rss_dirty = 1; /* its stack is gone */
 }
 
 /* ---- control --------------------------------------------------------------- */
 
 static int sm_open_locked(const struct pmt_log_env *env, long long interval_ns, unsigned *ordinal)
 {
-    tzset(); /* here, not on the thread: the first call reads the zone file */
+    tzset(); /* the first call reads the zone file */
+    sm_zones_find();
     sm.env = env;
     sm.interval_ns = interval_ns;
     sm.page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -370,6 +433,7 @@ void sampler_resume(void)
     pthread_mutex_lock(&sm_lock);
     if (sm.paused && sm.state == SM_OPEN && sm.owner == getpid()) {
         sm.paused = 0;
+        sm_zones_find();
         sm_start_thread_locked();
     }
     pthread_mutex_unlock(&sm_lock);
@@ -389,5 +453,27 @@ void sampler_after_fork_child(unsigned *ordinal)
         if (ordinal) /* NULL: PYMEMTRACE_CHILDREN=0, the child is not sampled */
             sm_open_locked(sm.env, sm.interval_ns, ordinal);
     }
+    pthread_mutex_unlock(&sm_lock);
+}
+
+int sampler_hold(void)
+{
+    pthread_mutex_lock(&sm_lock);
+    int held = 0;
+    if (sm.state == SM_OPEN && sm.owner == getpid() && sm.running) {
+        sm_end_thread_locked();
+        held = !sm.stuck;
+    }
+    pthread_mutex_unlock(&sm_lock);
+    return held;
+}
+
+void sampler_release(int held)
+{
+    if (!held)
+        return;
+    pthread_mutex_lock(&sm_lock);
+    if (sm.state == SM_OPEN && sm.owner == getpid())
+        sm_start_thread_locked();
     pthread_mutex_unlock(&sm_lock);
 }

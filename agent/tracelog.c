@@ -26,21 +26,29 @@ static size_t tl_strlen(const char *s)
     return s ? strlen(s) : 0;
 }
 
-void pmt_say(const char *first, ...)
+size_t pmt_say_vformat(char *line, size_t cap, const char *first, va_list ap)
 {
-    char line[2048] = "pymemtrace: ";
-    size_t n = strlen(line);
-    va_list ap;
-    va_start(ap, first);
+    static const char prefix[] = "pymemtrace: ";
+    size_t n = sizeof prefix - 1;
+    memcpy(line, prefix, n);
     for (const char *part = first; part; part = va_arg(ap, const char *)) {
         size_t k = tl_strlen(part);
-        if (k > sizeof line - 1 - n)
-            k = sizeof line - 1 - n;
+        if (k > cap - 1 - n)
+            k = cap - 1 - n;
         memcpy(line + n, part, k);
         n += k;
     }
-    va_end(ap);
     line[n++] = '\n';
+    return n;
+}
+
+void pmt_say(const char *first, ...)
+{
+    char line[PMT_SAY_MAX];
+    va_list ap;
+    va_start(ap, first);
+    size_t n = pmt_say_vformat(line, sizeof line, first, ap);
+    va_end(ap);
     ssize_t rc;
     do
         rc = write(2, line, n);

@@ -8,6 +8,7 @@
 #ifndef PMT_TRACELOG_H
 #define PMT_TRACELOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -166,5 +167,10 @@ const char *pmt_errtext(int err);
 /* One line on stderr: "pymemtrace: " + the NULL-terminated list of pieces +
  * "\n", in one write(2), without stdio or malloc. */
 void pmt_say(const char *first, ...);
+
+/* pmt_say's line into line[cap] (cap >= 16), without writing it: for code
+ * that may not call write(2) through glibc (rawthread.h). Returns its length. */
+#define PMT_SAY_MAX 2048
+size_t pmt_say_vformat(char *line, size_t cap, const char *first, va_list ap);
 
 #endif

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/logfmt.h"
 
@@ -259,5 +260,49 @@ Test(logfmt, sample_lines_match_printf)
         cr_assert_leq(n, PMT_SAMPLE_LINE_MAX);
         cr_assert_eq(n, strlen(want), "length %zu, want %zu for %s", n, strlen(want), want);
         cr_assert_eq(memcmp(buf, want, n), 0, "got  [%.*s]\nwant [%s]", (int)n, buf, want);
+    }
+}
+
+/* The sampler's own calendar against gmtime_r: the edges of the epoch, of
+ * leap years and of 400-year cycles, then a day's worth of random seconds
+ * over five thousand years either side of 1970. */
+static void civil_matches_gmtime(int64_t secs)
+{
+    struct tm want, got;
+    time_t t = (time_t)secs;
+    cr_assert(gmtime_r(&t, &want) != NULL);
+    memset(&got, 0x55, sizeof got);
+    fmt_civil_time(secs, &got);
+    cr_assert(got.tm_year == want.tm_year && got.tm_mon == want.tm_mon && got.tm_mday == want.tm_mday &&
+                  got.tm_hour == want.tm_hour && got.tm_min == want.tm_min && got.tm_sec == want.tm_sec &&
+                  got.tm_wday == want.tm_wday && got.tm_yday == want.tm_yday,
+              "%lld: got %d-%d-%d %d:%d:%d wday %d yday %d, gmtime_r gives %d-%d-%d %d:%d:%d wday %d yday %d",
+              (long long)secs, got.tm_year + 1900, got.tm_mon + 1, got.tm_mday, got.tm_hour, got.tm_min, got.tm_sec,
+              got.tm_wday, got.tm_yday, want.tm_year + 1900, want.tm_mon + 1, want.tm_mday, want.tm_hour,
+              want.tm_min, want.tm_sec, want.tm_wday, want.tm_yday);
+}
+
+Test(logfmt, civil_time_matches_gmtime)
+{
+    static const int64_t edges[] = {
+        0, -1, 1, 86399, 86400, -86400, -86401,
+        951782399, 951782400, 951868800,   /* 2000-02-28 23:59:59, 02-29, 03-01 */
+        4107542399, 4107542400,            /* 2099-12-31 23:59:59, 2100-01-01 */
+        4107715200, 4107801600,            /* 2100-02-28 (no 29th), 03-01 */
+        -2208988800, -62135596800,         /* 1900-01-01, 0001-01-01 */
+        1796083200,                        /* 2026-12-01 */
+        253402300799,                      /* 9999-12-31 23:59:59 */
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        civil_matches_gmtime(edges[i]);
+    /* Every day boundary of four centuries around 2000, at a random second. */
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    for (int64_t day = -146097; day < 2 * 146097; day++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        civil_matches_gmtime(10957 * 86400LL + day * 86400 + (int64_t)(state >> 33) % 86400);
+    }
+    for (int i = 0; i < 86400; i++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        civil_matches_gmtime((int64_t)(state >> 1) % (5000LL * 366 * 86400) * (state & 1 ? 1 : -1));
     }
 }

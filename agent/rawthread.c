@@ -1,0 +1,211 @@
+/* rawthread: see rawthread.h. */
+#include "agent/rawthread.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if !PMT_RAWTHREAD_NATIVE
+#include <pthread.h>
+#include <stdlib.h>
+#endif
+
+#define RT_GUARD 4096
+#define PMT_STR_(x) #x
+#define PMT_STR(x) PMT_STR_(x)
+
+long long rawthread_clock_ns(int clock)
+{
+    struct timespec ts = {0, 0};
+    pmt_sys3(SYS_clock_gettime, clock, &ts, 0);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void rt_ns_to_ts(long long ns, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+void rawthread_wait(int *word, int expected, long long deadline_ns)
+{
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so an
+     * interrupted or spurious wake does not stretch the sleep. */
+    struct timespec at;
+    rt_ns_to_ts(deadline_ns, &at);
+    pmt_sys6(SYS_futex, (long)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, (long)&at,
+             0, (long)FUTEX_BITSET_MATCH_ANY);
+}
+
+void rawthread_wake(int *word)
+{
+    pmt_sys3(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1);
+}
+
+int rawthread_join(struct pmt_rawthread *t, long long timeout_ns)
+{
+    long long deadline = rawthread_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+    for (;;) {
+        int tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
+        if (tid == 0)
+            break;
+        long long left = deadline - rawthread_clock_ns(CLOCK_MONOTONIC);
+        if (left <= 0)
+            return ETIMEDOUT;
+        struct timespec rel;
+        rt_ns_to_ts(left, &rel);
+        /* Not a private futex: the kernel's wake at the thread's end
+         * (CLONE_CHILD_CLEARTID) is a shared one. */
+        pmt_sys6(SYS_futex, (long)&t->tid, FUTEX_WAIT, tid, (long)&rel, 0, 0);
+    }
+#if !PMT_RAWTHREAD_NATIVE
+    pthread_join(*(pthread_t *)t->impl, NULL);
+    free(t->impl);
+    t->impl = NULL;
+#endif
+    /* The kernel clears tid only once the thread no longer uses its stack. */
+    munmap(t->stack, t->size);
+    t->stack = NULL;
+    return 0;
+}
+
+static void *rt_map_stack(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    mprotect(p, RT_GUARD, PROT_NONE); /* an overflow faults instead of writing below */
+    return p;
+}
+
+#if PMT_RAWTHREAD_NATIVE
+
+/* clone(2) with the new thread's first frame made here, since it starts on
+ * its own stack and cannot return into the C caller's frame. In: rdi flags,
+ * rsi stack top, rdx parent tid word, rcx child tid word, r8 fn, r9 arg.
+ * Returns the new thread's id or -errno in the caller; the new thread calls
+ * fn(arg) and ends with exit(2) (that thread only), which clears the child
+ * tid word and wakes its futex. The CFI marks the new thread's first frame
+ * as the outermost one, for debuggers and profilers. */
+int pmt_rawthread_clone(unsigned long flags, void *stack_top, int *ptid, int *ctid,
+                        int (*fn)(void *), void *arg);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl pmt_rawthread_clone\n"
+        ".hidden pmt_rawthread_clone\n"
+        ".type pmt_rawthread_clone, @function\n"
+        "pmt_rawthread_clone:\n"
+        ".cfi_startproc\n"
+        "    and $-16, %rsi\n"
+        "    sub $16, %rsi\n"
+        "    mov %r8, (%rsi)\n"
+        "    mov %r9, 8(%rsi)\n"
+        "    mov %rcx, %r10\n"
+        "    xor %r8d, %r8d\n"
+        "    mov $" PMT_STR(SYS_clone) ", %eax\n"
+        "    syscall\n"
+        "    test %rax, %rax\n"
+        "    jz 1f\n"
+        "    ret\n"
+        "1:\n"
+        ".cfi_undefined rip\n"
+        "    xor %ebp, %ebp\n"
+        "    pop %rax\n"
+        "    pop %rdi\n"
+        "    call *%rax\n"
+        "    mov %eax, %edi\n"
+        "    mov $" PMT_STR(SYS_exit) ", %eax\n"
+        "    syscall\n"
+        "    ud2\n"
+        ".cfi_endproc\n"
+        ".size pmt_rawthread_clone, .-pmt_rawthread_clone\n");
+
+int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size)
+{
+    t->size = stack_size + RT_GUARD;
+    t->stack = rt_map_stack(t->size);
+    t->impl = NULL;
+    if (!t->stack)
+        return errno ? errno : ENOMEM;
+    /* The new thread inherits the mask, so no signal can reach it before its
+     * first instruction: all of them, including those glibc keeps for itself
+     * and will not block through sigprocmask. */
+    uint64_t all = ~(uint64_t)0, old = 0;
+    pmt_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, sizeof all, 0, 0);
+    const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                                CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+    int rc = pmt_rawthread_clone(flags, (char *)t->stack + t->size, &t->tid, &t->tid, fn, arg);
+    pmt_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof old, 0, 0);
+    if (rc < 0) {
+        munmap(t->stack, t->size);
+        t->stack = NULL;
+        t->tid = 0;
+        return -rc;
+    }
+    return 0;
+}
+
+#else /* an ordinary pthread, with the same interface */
+
+long pmt_sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+    long rc = syscall(nr, a, b, c, d, e, f);
+    return rc == -1 ? -errno : rc;
+}
+
+struct rt_start {
+    struct pmt_rawthread *t;
+    int (*fn)(void *);
+    void *arg;
+};
+
+static void *rt_main(void *p)
+{
+    struct rt_start s = *(struct rt_start *)p;
+    free(p);
+    s.fn(s.arg);
+    __atomic_store_n(&s.t->tid, 0, __ATOMIC_RELEASE);
+    pmt_sys3(SYS_futex, &s.t->tid, FUTEX_WAKE, 1);
+    return NULL;
+}
+
+int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size)
+{
+    pthread_attr_t attr;
+    struct rt_start *s = malloc(sizeof *s);
+    t->size = stack_size + RT_GUARD;
+    t->stack = rt_map_stack(t->size);
+    t->impl = malloc(sizeof(pthread_t));
+    if (!s || !t->stack || !t->impl || pthread_attr_init(&attr) != 0) {
+        free(s);
+        free(t->impl);
+        if (t->stack)
+            munmap(t->stack, t->size);
+        return ENOMEM;
+    }
+    *s = (struct rt_start){t, fn, arg};
+    pthread_attr_setstack(&attr, (char *)t->stack + RT_GUARD, stack_size);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    t->tid = 1;
+    int rc = pthread_create((pthread_t *)t->impl, &attr, rt_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        t->tid = 0;
+        free(s);
+        free(t->impl);
+        munmap(t->stack, t->size);
+        return rc;
+    }
+    return 0;
+}
+
+#endif
