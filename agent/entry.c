@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <link.h>
 #include <errno.h>
+#include <grp.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -436,6 +437,39 @@ __attribute__((visibility("default"), noreturn)) void pthread_exit(void *rc)
     for (;;)
         syscall(SYS_exit, 0);
 }
+
+/* ---- credentials ------------------------------------------------------------
+ * The sampler's thread is not one of glibc's, so glibc's set*id calls do not
+ * change its credentials: it is ended around them and started again after
+ * (sampler_hold). initgroups is here too: libc calls setgroups inside it
+ * without passing through an interposition. */
+
+#define EN_SETID(name, params, args)                                                     \
+    static __typeof__(&name) en_real_##name;                                             \
+    __attribute__((visibility("default"))) int name params                               \
+    {                                                                                    \
+        if (!EN_REAL(name)) {                                                            \
+            errno = ENOSYS;                                                              \
+            return -1;                                                                   \
+        }                                                                                \
+        int held = sampler_hold();                                                       \
+        int rc = en_real_##name args;                                                    \
+        int err = errno;                                                                 \
+        sampler_release(held);                                                           \
+        errno = err;                                                                     \
+        return rc;                                                                       \
+    }
+
+EN_SETID(setuid, (uid_t u), (u))
+EN_SETID(setgid, (gid_t g), (g))
+EN_SETID(seteuid, (uid_t u), (u))
+EN_SETID(setegid, (gid_t g), (g))
+EN_SETID(setreuid, (uid_t r, uid_t e), (r, e))
+EN_SETID(setregid, (gid_t r, gid_t e), (r, e))
+EN_SETID(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+EN_SETID(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+EN_SETID(setgroups, (size_t n, const gid_t *list), (n, list))
+EN_SETID(initgroups, (const char *user, gid_t g), (user, g))
 
 /* glibc's free and realloc unmap and trim through internal calls that no
  * interposition sees: a chunk that was mmapped (IS_MMAPPED, 0x2) is

@@ -42,4 +42,12 @@ void sampler_after_fork_child(unsigned *ordinal);
  * it and the log is still open. */
 void sampler_resume(void);
 
+/* Around a change of the process's credentials (setuid and the rest of the
+ * family, entry.c): the thread is one that glibc's set*id broadcast does not
+ * reach (rawthread.h), so it would keep the old credentials, a root thread
+ * in a process that dropped root. hold ends it and returns 1 when it did;
+ * release(1) starts it again, with the credentials then in force. */
+int sampler_hold(void);
+void sampler_release(int held);
+
 #endif

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "checks.h"
 
@@ -158,6 +160,225 @@ static const struct grow_case grow_profile = {"profile,sample", "0.1", 1.0};
 E2E_TESTS_SUPPORTED(sample, grow, run_grow, &grow_default)
 E2E_TESTS_SUPPORTED(sample, grow_quarter_second, run_grow, &grow_quarter)
 E2E_TESTS_SUPPORTED(sample, grow_with_profile, run_grow, &grow_profile)
+
+/* ---- glibc keeps its single-thread paths ------------------------------------
+ * The sampler's thread is one glibc does not know (agent/rawthread.h), so
+ * that the program's malloc stays as fast as without the agent. The kernel
+ * counts two threads; glibc still takes the process for single-threaded. */
+
+static void run_single_threaded(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+#if !defined(__x86_64__)
+    cr_skip_test("the sampler's glibc-free thread is built on x86-64 only; here it is a pthread");
+#endif
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = run_sampled(py, dir, "sample", "0.05", PMT_LIST("grow", "0.5", "glibc"));
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "glibc_single=1 threads=2\n") != NULL,
+              "expected glibc to see one thread while the kernel runs two (the sampler's)\n%s",
+              pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    struct sample_log l;
+    sample_get(&set, r.pid, NULL, &l);
+    cr_assert(sample_count(&l, "SAMPLE") >= 2, "%s: the thread wrote %zu samples in 0.5 s at 0.05 s", l.path,
+              sample_count(&l, "SAMPLE"));
+}
+
+E2E_TESTS_SUPPORTED(sample, glibc_single_threaded, run_single_threaded, NULL)
+
+/* What the thread runs may not call into glibc beyond pure functions
+ * (rawthread.h's rules). Checked on the built agent: every function reached
+ * by direct calls and jumps from sm_main, the thread's body, and every call
+ * out of the library, which must be one of the pure ones below. */
+
+static const char *const pure_imports[] = {"memcpy", "memmove", "memset", "strlen", "strnlen", "strcspn",
+                                           "strrchr", "strstr", "strerrordesc_np", NULL};
+
+struct fn_calls {
+    char name[128];
+    char callees[64][128];
+    size_t n;
+    int indirect; /* a call through a register or memory */
+};
+
+Test(sample, thread_calls_only_pure_functions, .timeout = 120)
+{
+#if !defined(__x86_64__)
+    cr_skip_test("the sampler's glibc-free thread is built on x86-64 only");
+#endif
+    const char *agent = getenv("PMT_AGENT");
+    cr_assert(agent != NULL, "PMT_AGENT is not set");
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST("objdump", "-d", "--no-show-raw-insn", agent)}, &r);
+    if (!r.exited || r.exit_code != 0)
+        cr_skip_test("objdump (binutils) cannot disassemble %s", agent);
+    size_t cap = 4096, n = 0;
+    struct fn_calls *fns = calloc(cap, sizeof *fns), *cur = NULL;
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[128];
+        unsigned long long addr;
+        if (sscanf(line, "%llx <%127[^>]>:", &addr, name) == 2 && line[0] != ' ') {
+            cr_assert(n < cap, "more than %zu functions", cap);
+            cur = &fns[n++];
+            snprintf(cur->name, sizeof cur->name, "%s", name);
+            continue;
+        }
+        if (!cur || !(strstr(line, "\tcall") || strstr(line, "\tjmp")))
+            continue;
+        const char *lt = strchr(line, '<');
+        if (!lt) {
+            cur->indirect |= strstr(line, "\tcall") != NULL && strchr(line, '*') != NULL;
+            continue;
+        }
+        char target[128];
+        if (sscanf(lt, "<%127[^>]>", target) != 1 || strchr(target, '+'))
+            continue; /* a jump within a function */
+        cr_assert(cur->n < 64, "%s: too many callees", cur->name);
+        snprintf(cur->callees[cur->n++], sizeof cur->callees[0], "%s", target);
+    }
+    /* From sm_main, through every function it reaches. */
+    const char *todo[512];
+    size_t ntodo = 0, seen = 0;
+    todo[ntodo++] = "sm_main";
+    char reached[512][128];
+    while (ntodo) {
+        const char *name = todo[--ntodo];
+        int known = 0;
+        for (size_t i = 0; i < seen; i++)
+            known |= !strcmp(reached[i], name);
+        if (known)
+            continue;
+        cr_assert(seen < 512);
+        snprintf(reached[seen++], sizeof reached[0], "%s", name);
+        const char *plt = strstr(name, "@plt");
+        if (plt) {
+            int pure = 0;
+            for (const char *const *p = pure_imports; *p; p++)
+                pure |= strlen(*p) == (size_t)(plt - name) && !strncmp(name, *p, (size_t)(plt - name));
+            cr_assert(pure, "the sampler's thread reaches %s, which is not a pure glibc function", name);
+            continue;
+        }
+        struct fn_calls *f = NULL;
+        for (size_t i = 0; i < n && !f; i++)
+            if (!strcmp(fns[i].name, name))
+                f = &fns[i];
+        if (!f && !strcmp(name, "sm_main"))
+            cr_skip_test("%s has no symbol table (stripped): cannot follow the thread's calls", agent);
+        cr_assert(f != NULL, "no function %s in the disassembly of %s", name, agent);
+        cr_assert(!f->indirect, "the sampler's thread makes an indirect call in %s", name);
+        for (size_t i = 0; i < f->n; i++) {
+            cr_assert(ntodo < 512);
+            todo[ntodo++] = f->callees[i];
+        }
+    }
+    cr_assert(seen >= 8, "only %zu functions reached from sm_main: the disassembly was not read", seen);
+}
+
+/* ---- a process that drops root -------------------------------------------------
+ * glibc's setuid family changes the credentials of the threads glibc knows;
+ * the sampler's is not one of them, so the agent restarts it around those
+ * calls. No thread of the process may keep root afterwards, and the
+ * samples go on. */
+
+static void run_setuid(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to drop it");
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = run_sampled(py, dir, "sample", "0.05", PMT_LIST("setuid", "0.9"));
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "task_ids=65534\n") != NULL,
+              "a thread of the process kept other credentials than nobody's\n%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    struct sample_log l;
+    sample_get(&set, r.pid, NULL, &l);
+    const struct sample_rec *stop = &l.r[l.n - 1];
+    size_t late = 0;
+    for (size_t i = 0; i < l.n; i++)
+        late += !strcmp(l.r[i].kind, "SAMPLE") && l.r[i].ts > stop->ts - 0.25;
+    cr_assert(late >= 2, "%s: %zu samples in the last 0.25 s at 0.05 s: the sampler did not go on after setuid",
+              l.path, late);
+}
+
+E2E_TESTS_SUPPORTED(sample, setuid_drops_every_thread, run_setuid, NULL)
+
+/* ---- local time across a change of UTC offset --------------------------------
+ * The thread may not call localtime_r; the offsets ahead are found when it
+ * starts. A POSIX TZ rule puts a one-hour change (UTC+0 to UTC+1) three
+ * seconds after the launch: the lines' local times step by an hour there and
+ * only there, and each line's time is UTC, then UTC+1. */
+
+static double line_local_seconds(const char *line)
+{
+    struct tm tm = {0};
+    int ms = -1;
+    if (sscanf(line, "%4d-%2d-%2d %2d:%2d:%2d,%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) + ms / 1000.0;
+}
+
+static void run_zone_change(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    time_t change = time(NULL) + 3;
+    struct tm at;
+    gmtime_r(&change, &at);
+    /* Zero-based day numbers (leap days counted); standard time is UTC. */
+    char *tz = pmt_strf("TZ=AAA0BBB-1,%d/%02d:%02d:%02d,%d/0", at.tm_yday, at.tm_hour, at.tm_min, at.tm_sec,
+                        (at.tm_yday + 2) % 365);
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, e2e_program("sample_run.py"), "grow", "5"),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=sample", tz,
+                                                   "PYMEMTRACE_SAMPLE_INTERVAL=0.1"),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    const char *path = pmt_logset_get(&set, r.pid, 'S')->path;
+    size_t len;
+    char *text = pmt_read_file(path, &len);
+    size_t lines = 0, steps = 0, before = 0, after = 0;
+    double previous = -1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        double local = line_local_seconds(line);
+        cr_assert(local >= 0, "%s: no local time at the start of `%s`", path, line);
+        /* The true time of the line is within its run: which offset is it? */
+        double offset = local - (double)change;
+        if (offset < 0) {
+            before++;
+            cr_assert(offset > -5, "%s: `%.23s` is not UTC before the change at %ld", path, line, (long)change);
+        } else {
+            after++;
+            cr_assert(offset >= 3600 && offset < 3600 + 5, "%s: `%.23s` is not UTC+1 after the change at %ld", path,
+                      line, (long)change);
+        }
+        if (previous >= 0) {
+            double step = local - previous;
+            steps += step > 3000;
+            cr_assert((step >= 0 && step < 1) || (step > 3599 && step < 3601),
+                      "%s line %zu: %.3f s after the line before", path, lines + 1, step);
+        }
+        previous = local;
+        lines++;
+    }
+    cr_assert(steps == 1 && before >= 5 && after >= 5,
+              "%s: %zu lines before the change, %zu after, %zu steps of an hour (expected one)", path, before, after,
+              steps);
+}
+
+E2E_TEST_PY(sample, zone_change_debian, PMT_PY_DEBIAN, run_zone_change, NULL)
+E2E_TEST_PY(sample, zone_change_py38, PMT_PY_38, run_zone_change, NULL)
+E2E_TEST_PY(sample, zone_change_py313, PMT_PY_313, run_zone_change, NULL)
 
 /* ---- fork --------------------------------------------------------------------
  * Run with -W default: on 3.12+ os.fork() in a process with another thread
