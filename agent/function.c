@@ -48,6 +48,7 @@ static int fn_installed;
 static int fn_broken;          /* a log could not be created: said once, no more sessions */
 static pmt_tstate *fn_owner;   /* the thread of the running session */
 static int fn_depth;           /* sessions open on fn_owner, 0: none */
+static int fn_capped;          /* the deepest log said a deeper call stays in it */
 static unsigned fn_sessions;   /* sessions opened in this process */
 /* fn_saved[d]: the logs of the call at depth d while a deeper one runs;
  * fn_mem[d]: the buffers of depth d's logs, mapped once, reused. */
@@ -301,6 +302,7 @@ static void fn_reattach(void)
 {
     unsigned outer = (unsigned)fn_depth - 2;
     char text[160];
+    fn_capped = 0;
     fn_close_all();
     writer_drain();
     for (int i = 0; i < FN_NLOGS; i++)
@@ -342,7 +344,21 @@ static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_s
         fn_msg_all(text);
         return 0;
     }
-    if (fn_depth >= FN_MAX_DEPTH || fn_detach(site) != 0)
+    if (fn_depth >= FN_MAX_DEPTH) {
+        /* Once per deepest log, not once per call: deep recursion would
+         * otherwise write a line per level. */
+        if (!fn_capped) {
+            char text[400];
+            snprintf(text, sizeof text,
+                     "not detached: %s called at depth %d, past the %d nested logs a thread may "
+                     "have; this and deeper calls are part of this log",
+                     site->func, fn_depth, FN_MAX_DEPTH);
+            fn_msg_all(text);
+            fn_capped = 1;
+        }
+        return 0;
+    }
+    if (fn_detach(site) != 0)
         return 0;
     fn_depth++;
     return 1;

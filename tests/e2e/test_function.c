@@ -15,19 +15,27 @@
 /* Functions of function_target.py that never run inside a traced call. */
 static const char *const outside_funcs[] = {"outside_before", "outside_after", "main", "<module>"};
 
-static struct pmt_run_result fn_run(const struct pmt_python *py, const char *dir, const char *scenario,
-                                    const char *spec)
+/* quiet: PYMEMTRACE_QUIET=1, for runs with more logs than stderr announces. */
+static struct pmt_run_result fn_run_quiet(const struct pmt_python *py, const char *dir, const char *scenario,
+                                          const char *spec, bool quiet)
 {
     struct pmt_run_result r;
     pmt_run(&(struct pmt_run_opts){
                 .argv = PMT_LIST(py->path, e2e_program("function_target.py"), scenario),
                 .cwd = dir,
                 .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
-                                pmt_strf("PYMEMTRACE_FUNCTION=%s", spec), "PYTHONDONTWRITEBYTECODE=1"),
+                                pmt_strf("PYMEMTRACE_FUNCTION=%s", spec), "PYTHONDONTWRITEBYTECODE=1",
+                                quiet ? "PYMEMTRACE_QUIET=1" : "PYMEMTRACE_QUIET"),
             },
             &r);
     cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
     return r;
+}
+
+static struct pmt_run_result fn_run(const struct pmt_python *py, const char *dir, const char *scenario,
+                                    const char *spec)
+{
+    return fn_run_quiet(py, dir, scenario, spec, false);
 }
 
 /* The program's output without the agent: the agent must not change it. */
@@ -48,8 +56,8 @@ static void fn_same_output(const struct pmt_python *py, const char *scenario, co
 }
 
 /* The run's logs ordered by their number n, checked as every log is. */
-static const struct pmt_logfile **fn_logs(const char *dir, const struct pmt_run_result *r, const struct pmt_python *py,
-                                          size_t want)
+static const struct pmt_logfile **fn_logs_quiet(const char *dir, const struct pmt_run_result *r,
+                                                const struct pmt_python *py, size_t want, bool quiet)
 {
     struct pmt_logset *set = calloc(1, sizeof *set);
     pmt_logset_load(dir, set);
@@ -67,8 +75,14 @@ static const struct pmt_logfile **fn_logs(const char *dir, const struct pmt_run_
         by_n[f->id.n] = f;
         e2e_check_log(f, NULL, 0);
     }
-    e2e_check_stderr(r, dir, set, false, "");
+    e2e_check_stderr(r, dir, set, quiet, "");
     return by_n;
+}
+
+static const struct pmt_logfile **fn_logs(const char *dir, const struct pmt_run_result *r, const struct pmt_python *py,
+                                          size_t want)
+{
+    return fn_logs_quiet(dir, r, py, want, false);
 }
 
 static const struct pmt_line *fn_event(const struct pmt_log *log, enum pmt_kind kind)
@@ -203,6 +217,39 @@ static void run_nest(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TESTS_SUPPORTED(function, recursion_and_nesting, run_nest, NULL)
+
+/* recurse(40) traced: logs at depths 0 to 31; the depth-31 log says once
+ * that deeper calls stay in it, and holds them (down to fn_callee). */
+static void run_deep(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run_quiet(py, dir, "deep", "recurse", true);
+    fn_same_output(py, "deep", &r);
+    const struct pmt_logfile **logs = fn_logs_quiet(dir, &r, py, 64, true);
+    int def_recurse = fn_marker("function_target.py", "recurse");
+    for (size_t k = 0; k < 64; k++) {
+        unsigned depth = (unsigned)(k / 2);
+        char mode = "PT"[k % 2];
+        const struct pmt_log *log = logs[k]->log;
+        if (depth < 31) {
+            fn_check_call(logs[k], mode, depth, "recurse", def_recurse, NULL);
+            fn_check_detach(logs[k], "recurse", depth + 1);
+            continue;
+        }
+        fn_check_call(logs[k], mode, depth, "recurse", def_recurse, "fn_callee");
+        const char *capped = "not detached: recurse called at depth 32, past the 32 nested logs a thread may "
+                             "have; this and deeper calls are part of this log";
+        long at = fn_find_msg(log, capped, 0);
+        cr_assert(at >= 0, "%s: no MSG `%s`", logs[k]->path, capped);
+        cr_assert(fn_find_msg(log, "not detached", (size_t)at + 1) < 0, "%s: the limit is said more than once",
+                  logs[k]->path);
+        cr_assert(fn_find_msg(log, "its call is logged at depth", 0) < 0 && fn_find_msg(log, "re-attached", 0) < 0,
+                  "%s: the deepest log detached", logs[k]->path);
+    }
+}
+
+E2E_TESTS_SUPPORTED(function, deeper_than_the_log_limit, run_deep, NULL)
 
 /* ---- an exception leaving the function ------------------------------------ */
 

@@ -4,6 +4,7 @@ twice   process_arguments() twice, then function_mod.Worker().run() twice and
         a module-level run() once (a decoy for "function_mod:Worker.run"),
         with code outside them before, between and after
 nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
+deep    recurse(40): 41 nested calls, deeper than the agent's 32 nested logs
 raise   fails() raises out of the function; the caller catches it
 thread  process_arguments() in a threading.Thread only
 gen     produce(), a generator, resumed four times (three yields, the end)
@@ -87,6 +88,8 @@ def main():
         print("run", function_mod.Worker().run(), function_mod.Worker().run(), run())
     elif scenario == "nest":
         print("nest", recurse(1))
+    elif scenario == "deep":
+        print("deep", recurse(40))
     elif scenario == "raise":
         try:
             fails()
