@@ -305,9 +305,18 @@ static void fn_reattach(void)
     fn_capped = 0;
     fn_close_all();
     writer_drain();
+    int forked = 0;
     for (int i = 0; i < FN_NLOGS; i++)
-        if (fn_mode_on(i))
+        if (fn_mode_on(i)) {
             *fn_log(i) = fn_saved[outer][i];
+            forked |= fn_log(i)->state == PMT_LOG_REOPEN;
+        }
+    if (forked && !pmt_log_failed) /* a fork child's own logs of the outer call, opened now */
+        for (int i = 0; i < FN_NLOGS; i++)
+            if (fn_mode_on(i) && fn_log(i)->state == PMT_LOG_REOPEN) {
+                pmt_hooks_reopen(fn_log(i));
+                break;
+            }
     snprintf(text, sizeof text, "re-attached: the call logged at depth %u returned", outer + 1);
     fn_msg_all(text);
 }
@@ -483,12 +492,14 @@ void fn_before_exec(void)
                 tracelog_close(&fn_saved[d][i]);
 }
 
+/* The outer calls' logs set aside are the parent's: in the child they are
+ * to be opened anew (the child's pid in the name, the same depth) when
+ * their call is re-attached, as the current ones are at the child's first
+ * event. */
 void fn_after_fork_child(void)
 {
     for (int d = 0; d + 1 < fn_depth; d++)
         for (int i = 0; i < FN_NLOGS; i++)
-            if (fn_mode_on(i)) {
+            if (fn_mode_on(i))
                 tracelog_forget_after_fork(&fn_saved[d][i]);
-                fn_saved[d][i].state = PMT_LOG_CLOSED; /* the parent's: never written here */
-            }
 }

@@ -157,14 +157,15 @@ int pmt_hooks_line(const struct pmt_site *site, int lasti)
 /* ---- events -------------------------------------------------------------- */
 
 /* A forked child's first event opens all its logs, in the parent's order,
- * so that their numbers do not depend on which hook fires first. */
+ * so that their numbers do not depend on which hook fires first; each keeps
+ * its depth (a traced function's call nested in another). */
 int pmt_hooks_reopen(struct pmt_log *lg)
 {
     for (int i = 0; i < PMT_NLOGS; i++) {
         struct pmt_log *l = &pmt.logs[i];
         if (l->state == PMT_LOG_REOPEN)
-            tracelog_open(l, &pmt.env, l->letter, l->mode_name, pmt_hooks_line, pmt_ticks_us,
-                          &pmt.ordinal, pmt_clock_us(), hk_thread());
+            tracelog_open_at(l, &pmt.env, l->letter, l->depth, l->mode_name, pmt_hooks_line,
+                             pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), hk_thread());
     }
     return lg->state == PMT_LOG_OPEN ? 0 : -1;
 }

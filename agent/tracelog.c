@@ -314,6 +314,7 @@ int tracelog_open_at(struct pmt_log *lg, const struct pmt_log_env *env, char let
     memset(lg, 0, sizeof *lg);
     lg->fd = -1;
     lg->letter = letter;
+    lg->depth = depth;
     lg->mode_name = mode_name;
     lg->line_of = line_of;
     lg->clock_of = clock_of;

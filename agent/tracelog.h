@@ -58,6 +58,7 @@ struct pmt_log {
     int ref;              /* a reference tracing log (letter 'O'): NEW/DEL lines */
     int fd;
     char letter;          /* 'P' or 'T' */
+    unsigned depth;       /* the name's depth field (PYMEMTRACE_FUNCTION's nesting) */
     const char *mode_name;
     int64_t trigger;      /* d_rss_trigger, with -1 already turned into the page size */
     int write_through;    /* flush after each logged event (trigger != 0) */

@@ -251,6 +251,59 @@ static void run_deep(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(function, deeper_than_the_log_limit, run_deep, NULL)
 
+/* forking(1) -> forking(0), which forks. The parent's logs are as without
+ * the fork. The child writes logs of its own, with its pid and the same
+ * depths: depth 1 from the fork to forking(0)'s RETURN (with the child's
+ * fn_callee), then depth 0, opened when that call re-attaches, to
+ * forking(1)'s RETURN. */
+static void run_fork_inside(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "forkin", "forking");
+    const char *at = strstr(r.out, "child=");
+    cr_assert(at != NULL, "no child=<pid> on stdout\n%s", pmt_run_describe(&r));
+    pid_t child = (pid_t)atol(at + 6);
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    e2e_check_stderr(&r, dir, &set, false, "");
+    int def = fn_marker("function_target.py", "forking");
+    size_t parent_logs = 0, child_logs = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        const struct pmt_logfile *f = &set.files[i];
+        e2e_check_log(f, NULL, 0);
+        unsigned depth = f->id.depth;
+        cr_assert(depth <= 1, "%s: depth %u", f->name, depth);
+        if (f->id.pid == r.pid) {
+            parent_logs++;
+            fn_check_call(f, f->id.mode, depth, "forking", def, NULL);
+            if (depth == 0)
+                fn_check_detach(f, "forking", 1);
+            continue;
+        }
+        cr_assert(f->id.pid == child, "%s: neither the parent's pid %d nor the child's %d", f->name, (int)r.pid,
+                  (int)child);
+        child_logs++;
+        /* Logs numbered from 0 in the child, in the order they opened. */
+        cr_assert(f->id.n == (depth == 1 ? 0u : 2u) + (f->id.mode == 'T'), "%s: log number %u", f->name,
+                  f->id.n);
+        const struct pmt_line *last = fn_event(f->log, PMT_K_LAST);
+        cr_assert(!strcmp(last->what, "RETURN") && !strcmp(last->func, "forking"),
+                  "%s line %d: LAST should be a RETURN of forking: %s", f->path, last->lineno, last->raw);
+        if (depth == 1)
+            cr_assert(pmt_log_find_func(f->log, "fn_callee") >= 0, "%s: no event of the child's fn_callee",
+                      f->path);
+        else
+            cr_assert(fn_find_msg(f->log, "re-attached: the call logged at depth 1 returned", 0) >= 0 &&
+                          pmt_log_find_func(f->log, "fn_callee") < 0,
+                      "%s: the child's outer log should start at the re-attach, after fn_callee", f->path);
+    }
+    cr_assert(parent_logs == 4 && child_logs == 4, "expected 4 logs of the parent and 4 of the child, found %zu and %zu",
+              parent_logs, child_logs);
+}
+
+E2E_TESTS_SUPPORTED(function, fork_inside_nested_calls, run_fork_inside, NULL)
+
 /* ---- an exception leaving the function ------------------------------------ */
 
 static void run_raise(const struct pmt_python *py, const void *arg)

@@ -5,6 +5,9 @@ twice   process_arguments() twice, then function_mod.Worker().run() twice and
         with code outside them before, between and after
 nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
 deep    recurse(40): 41 nested calls, deeper than the agent's 32 nested logs
+forkin  forking(1) -> forking(0), which forks; the child touches memory, both
+        return through both calls, then the child leaves by os._exit(0) and
+        the parent waits for it and prints "child=<pid>"
 raise   fails() raises out of the function; the caller catches it
 thread  process_arguments() in a threading.Thread only
 gen     produce(), a generator, resumed four times (three yields, the end)
@@ -65,6 +68,15 @@ def leave(k):  # marker: def leave
     os._exit(3)
 
 
+def forking(k):  # marker: def forking
+    if k > 0:
+        return forking(k - 1)
+    pid = os.fork()
+    if pid == 0:
+        fn_callee(1 << 20)
+    return pid
+
+
 def run():
     return fn_callee(1 << 16)
 
@@ -90,6 +102,13 @@ def main():
         print("nest", recurse(1))
     elif scenario == "deep":
         print("deep", recurse(40))
+    elif scenario == "forkin":
+        pid = forking(1)
+        if pid == 0:
+            sys.stdout.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("child=%d" % pid)
     elif scenario == "raise":
         try:
             fails()
