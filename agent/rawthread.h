@@ -26,10 +26,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef PMT_RAWTHREAD_NATIVE /* -DPMT_RAWTHREAD_NATIVE=0 builds the pthread form anywhere */
 #if defined(__x86_64__) && defined(__linux__)
 #define PMT_RAWTHREAD_NATIVE 1
 #else
 #define PMT_RAWTHREAD_NATIVE 0
+#endif
 #endif
 
 /* Raw system calls: the result, or -errno. Nothing else is touched. */
