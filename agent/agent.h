@@ -61,7 +61,8 @@ static inline void pmt_write_end(void)
         pmt_signal_resume();
 }
 
-/* install.c: module.attr(arg), a new reference or NULL (the error cleared).
+/* install.c: module.attr(arg), or module.attr() when arg is NULL: a new
+ * reference or NULL (the error cleared).
  * GIL held; the caller keeps any pending exception of the program's aside. */
 pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg);
 

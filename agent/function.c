@@ -18,7 +18,20 @@
  * MSG line in the running log says so): the hooks write to one set of logs.
  * Generators and coroutines: each resume is a frame evaluation, so each
  * resume of a matching one is a call of its own (its log runs from the
- * resume to the next yield or the end). */
+ * resume to the next yield or the end).
+ *
+ * How calls are seen. On 3.11+ any frame-evaluation function stops CPython
+ * from inlining Python-to-Python calls, which costs call-heavy code up to
+ * 1.8x even where no listed function is ever called. So on 3.12+, which
+ * have function watchers, the agent installs none: a watcher sees each
+ * function object made (and those already made, once, at start), decides
+ * its code once, and gives only a matching function a vectorcall of the
+ * agent's own (PyFunction_SetVectorcall, which also keeps the interpreter
+ * from specialising or inlining calls to it). That wrapper brackets the
+ * call exactly as the evaluation function does. Generators and coroutines
+ * need every resume, which only an evaluation function sees: the first
+ * matching one switches to it (as on 3.8-3.11), and the wrappers then step
+ * aside. */
 #include "agent/function.h"
 
 #include <stdio.h>
@@ -44,7 +57,10 @@ static const pmt_tracefunc fn_hooks[FN_NLOGS] = {pmt_profile_hook, pmt_trace_hoo
 
 static struct fs_spec fn_spec;
 static void *fn_prev;          /* the evaluation function ours replaced, called by ours */
-static int fn_installed;
+static int fn_installed;       /* ours is the evaluation function */
+static int fn_watcher = -1;    /* the function watcher (3.12+), while no evaluation function */
+static int fn_finished;        /* the process is ending: no more sessions */
+static pmt_vectorcall_fn fn_plain_vectorcall; /* a Python function's own */
 static int fn_broken;          /* a log could not be created: said once, no more sessions */
 static pmt_tstate *fn_owner;   /* the thread of the running session */
 static int fn_depth;           /* sessions open on fn_owner, 0: none */
@@ -116,10 +132,10 @@ static const char *fn_qualname(pmt_obj *code, char *buf, size_t cap)
     return s;
 }
 
-/* The module: the frame's globals' __name__, when the code is first seen. */
-static const char *fn_module(const void *frame, char *buf, size_t cap)
+/* The module: the globals' __name__ (the frame's or the function's), when
+ * the code is first seen. */
+static const char *fn_module(pmt_obj *globals, char *buf, size_t cap)
 {
-    pmt_obj *globals = shim_eval_globals(&pmt.py, frame);
     pmt_obj *name = globals ? pmt.py.api.PyDict_GetItemString(globals, "__name__") : NULL;
     return fn_copy_utf8(name, buf, cap);
 }
@@ -144,7 +160,7 @@ static int fn_is_generator(pmt_obj *code)
 }
 
 static __attribute__((noinline)) int fn_decide(struct pmt_site *site, pmt_obj *code,
-                                               const void *frame)
+                                               pmt_obj *globals)
 {
     unsigned need = fs_needs(&fn_spec, site->func);
     if (!need)
@@ -158,7 +174,7 @@ static __attribute__((noinline)) int fn_decide(struct pmt_site *site, pmt_obj *c
     if (need & FS_NEED_QUALNAME)
         qualname = fn_qualname(code, qbuf, sizeof qbuf);
     if (need & FS_NEED_MODULE)
-        module = fn_module(frame, mbuf, sizeof mbuf);
+        module = fn_module(globals, mbuf, sizeof mbuf);
     int generator = fn_is_generator(code);
     api->PyErr_Clear();
     api->PyErr_Restore(et, ev, etb);
@@ -192,7 +208,7 @@ static inline __attribute__((always_inline)) const struct pmt_site *fn_wanted(co
         return NULL;
     int match = site->match;
     if (__builtin_expect(match < 0, 0)) /* sites are the hooks' writable memory */
-        match = fn_decide((struct pmt_site *)site, code, frame);
+        match = fn_decide((struct pmt_site *)site, code, shim_eval_globals(&pmt.py, frame));
     /* 3.11+ evaluate a generator function's call up to RETURN_GENERATOR, an
      * empty session: only its resumes (frames the generator owns) count. */
     if (match == FN_MATCH_GENERATOR && shim_eval_frame_owned_by_thread(&pmt.py, frame))
@@ -332,7 +348,7 @@ static pmt_tstate *fn_current_tstate(void)
  * one) began, and fn_leave must end it. */
 static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_site *site)
 {
-    if (pmt_log_failed || fn_broken)
+    if (pmt_log_failed || fn_broken || fn_finished)
         return 0;
     if (fn_depth == 0) {
         if (fn_open(0) != 0)
@@ -424,6 +440,115 @@ static void *fn_evaluator(void)
                                                           : (void *)fn_eval_with_tstate;
 }
 
+/* ---- 3.12+: a vectorcall of our own on matching functions only ----------- */
+
+static pmt_obj *fn_vectorcall(pmt_obj *func, pmt_obj *const *args, size_t nargsf, pmt_obj *kwnames)
+{
+    const struct pmt_site *site = NULL;
+    if (!fn_installed && !pmt_busy && pmt.active) {
+        pmt_obj *code = pmt.py.api.PyFunction_GetCode(func);
+        site = code ? pmt_hooks_site(code) : NULL;
+    }
+    if (!site || site->match != FN_MATCH)
+        return fn_plain_vectorcall(func, args, nargsf, kwnames);
+    int entered = fn_enter(fn_current_tstate(), site);
+    pmt_obj *res = fn_plain_vectorcall(func, args, nargsf, kwnames);
+    if (entered)
+        fn_leave(); /* res NULL: it raised; the exception stays set */
+    return res;
+}
+
+/* From here on the evaluation function sees every call (3.8-3.11 from the
+ * start). 0, or -1 with the reason said. */
+static int fn_use_evaluator(void)
+{
+    char why[256];
+    if (fn_installed)
+        return 0;
+    if (shim_eval_install(&pmt.py, fn_evaluator(), &fn_prev, why, sizeof why) != 0) {
+        pmt_say("PYMEMTRACE_FUNCTION: ", why, "; not tracing", NULL);
+        return -1;
+    }
+    fn_installed = 1;
+    return 0;
+}
+
+/* A function object with this code: decided once per code object; a
+ * matching plain function gets our vectorcall, a matching generator or
+ * coroutine function (or one whose vectorcall is already someone else's)
+ * switches to the evaluation function; a function whose code changed to
+ * one that does not match gets its own vectorcall back. */
+static void fn_consider(pmt_obj *func, pmt_obj *code)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    struct pmt_site *site = code ? (struct pmt_site *)pmt_hooks_site(code) : NULL;
+    if (!site)
+        return;
+    int match = site->match >= 0 ? site->match : fn_decide(site, code, api->PyFunction_GetGlobals(func));
+    pmt_vectorcall_fn now = shim_function_vectorcall(&pmt.py, func);
+    if (!match) {
+        if (now == fn_vectorcall)
+            api->PyFunction_SetVectorcall(func, fn_plain_vectorcall);
+        return;
+    }
+    if (now == fn_vectorcall)
+        return;
+    if (!fn_plain_vectorcall)
+        fn_plain_vectorcall = now;
+    if (match == FN_MATCH_GENERATOR || now != fn_plain_vectorcall) {
+        if (fn_use_evaluator() != 0)
+            fn_broken = 1;
+        return;
+    }
+    api->PyFunction_SetVectorcall(func, fn_vectorcall);
+}
+
+static int fn_watch(int event, pmt_obj *func, pmt_obj *new_value)
+{
+    if (fn_installed || fn_finished || pmt_busy || !pmt.active || fn_broken)
+        return 0;
+    if (event == PMT_FUNC_EVENT_CREATE)
+        fn_consider(func, pmt.py.api.PyFunction_GetCode(func));
+    else if (event == PMT_FUNC_EVENT_MODIFY_CODE)
+        fn_consider(func, new_value);
+    return 0;
+}
+
+/* The functions made before the watcher, once (gc.get_objects()). */
+static void fn_consider_existing(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_busy++;
+    pmt_obj *list = pmt_call("gc", "get_objects", NULL);
+    pmt_busy--;
+    ptrdiff_t n = list ? api->PyList_Size(list) : 0;
+    for (ptrdiff_t i = 0; i < n && !fn_installed && !fn_broken; i++) {
+        pmt_obj *f = api->PyList_GetItem(list, i);
+        if (f && shim_type_of(f) == api->function_type)
+            fn_consider(f, api->PyFunction_GetCode(f));
+    }
+    if (list)
+        api->Py_DecRef(list);
+}
+
+/* 0 when calls are watched this way; -1: use the evaluation function. */
+static int fn_watch_functions(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    if (!api->PyFunction_AddWatcher || !api->PyFunction_ClearWatcher || !api->PyFunction_SetVectorcall ||
+        !api->PyFunction_GetCode || !api->PyFunction_GetGlobals)
+        return -1;
+    pmt_obj *et, *ev, *etb;
+    api->PyErr_Fetch(&et, &ev, &etb);
+    fn_watcher = api->PyFunction_AddWatcher(fn_watch);
+    api->PyErr_Clear(); /* all watcher ids taken: the evaluation function instead */
+    api->PyErr_Restore(et, ev, etb);
+    if (fn_watcher < 0)
+        return -1;
+    fn_consider_existing();
+    return 0;
+}
+
 /* ---- life cycle --------------------------------------------------------------- */
 
 /* Logs open at calls of the function, long after start-up: the folder is
@@ -446,7 +571,6 @@ static void fn_fix_log_dir(void)
 
 int fn_install(void)
 {
-    char why[256];
     if (fs_parse(pmt.cfg.function, &fn_spec) != 0) { /* cfg_parse checked the count */
         pmt_say("PYMEMTRACE_FUNCTION: too many names; not tracing", NULL);
         return -1;
@@ -457,13 +581,10 @@ int fn_install(void)
                 " lacks PyFunction_Type or a thread-state getter; not tracing", NULL);
         return -1;
     }
-    if (shim_eval_install(&pmt.py, fn_evaluator(), &fn_prev, why, sizeof why) != 0) {
-        pmt_say("PYMEMTRACE_FUNCTION: ", why, "; not tracing", NULL);
-        return -1;
-    }
-    fn_installed = 1;
     fn_fix_log_dir();
-    return 0;
+    if (fn_watch_functions() == 0)
+        return fn_broken ? -1 : 0;
+    return fn_use_evaluator();
 }
 
 void fn_finish(int python_usable)
@@ -477,6 +598,11 @@ void fn_finish(int python_usable)
         fn_msg_all("tracing ended (the process is ending) inside this call");
         fn_depth = 0;
         fn_owner = NULL;
+    }
+    fn_finished = 1; /* our vectorcalls now only forward */
+    if (python_usable && fn_watcher >= 0) {
+        pmt.py.api.PyFunction_ClearWatcher(fn_watcher);
+        fn_watcher = -1;
     }
     if (python_usable && fn_installed) {
         shim_eval_remove(&pmt.py, fn_evaluator(), fn_prev);

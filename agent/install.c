@@ -142,7 +142,9 @@ pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg)
     const struct pmt_capi *api = &pmt.py.api;
     pmt_obj *mod = api->PyImport_ImportModule(module);
     pmt_obj *fn = mod ? api->PyObject_GetAttrString(mod, attr) : NULL;
-    pmt_obj *res = fn && arg ? api->PyObject_CallFunctionObjArgs(fn, arg, NULL) : NULL;
+    pmt_obj *res = !fn ? NULL
+                   : arg ? api->PyObject_CallFunctionObjArgs(fn, arg, NULL)
+                         : api->PyObject_CallFunctionObjArgs(fn, NULL);
     if (!res)
         api->PyErr_Clear();
     if (fn)

@@ -83,7 +83,9 @@ static const struct shim_sym shim_syms[] = {
     SHIM_OPT(PyThreadState_GetUnchecked), SHIM_OPT(PyUnstable_InterpreterFrame_GetLasti),
     SHIM_OPT(_PyEval_EvalFrameDefault), SHIM_OPT(_PyInterpreterState_SetEvalFrameFunc),
     SHIM_OPT(_PyInterpreterState_GetEvalFrameFunc), SHIM_OPT(_PyThreadState_UncheckedGet),
-    SHIM_REQ(PyList_Size), SHIM_REQ(PyList_GetItem),
+    SHIM_OPT(PyFunction_AddWatcher), SHIM_OPT(PyFunction_ClearWatcher),
+    SHIM_OPT(PyFunction_SetVectorcall), SHIM_OPT(PyFunction_GetCode),
+    SHIM_OPT(PyFunction_GetGlobals), SHIM_REQ(PyList_Size), SHIM_REQ(PyList_GetItem),
 };
 
 /* What reference tracing skips unless PYMEMTRACE_INCLUDE_BUILTINS=1 (the

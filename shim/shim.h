@@ -20,6 +20,13 @@ typedef struct pmt_pyframe pmt_frame;   /* PyFrameObject */
 typedef struct pmt_pytstate pmt_tstate; /* PyThreadState */
 typedef struct pmt_pyinterp pmt_interp; /* PyInterpreterState */
 
+/* vectorcallfunc, and PyFunction_WatchCallback with its events (3.12+:
+ * PyFunction_EVENT_CREATE 0, _DESTROY 1, _MODIFY_CODE 2, ...) */
+typedef pmt_obj *(*pmt_vectorcall_fn)(pmt_obj *callable, pmt_obj *const *args, size_t nargsf,
+                                      pmt_obj *kwnames);
+typedef int (*pmt_func_watch_fn)(int event, pmt_obj *func, pmt_obj *new_value);
+enum { PMT_FUNC_EVENT_CREATE = 0, PMT_FUNC_EVENT_MODIFY_CODE = 2 };
+
 /* Py_tracefunc and Py_AuditHookFunction */
 typedef int (*pmt_tracefunc)(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 typedef int (*pmt_audithook)(const char *event, pmt_obj *args, void *data);
@@ -90,6 +97,13 @@ struct pmt_capi {
     void (*_PyInterpreterState_SetEvalFrameFunc)(pmt_interp *interp, void *fn);
     void *(*_PyInterpreterState_GetEvalFrameFunc)(pmt_interp *interp);
     pmt_tstate *(*_PyThreadState_UncheckedGet)(void);
+    /* Function watchers and per-function vectorcall (optional: 3.12+):
+     * PYMEMTRACE_FUNCTION's calls without a frame-evaluation function */
+    int (*PyFunction_AddWatcher)(pmt_func_watch_fn cb);
+    int (*PyFunction_ClearWatcher)(int id);
+    void (*PyFunction_SetVectorcall)(pmt_obj *func, pmt_vectorcall_fn vectorcall);
+    pmt_obj *(*PyFunction_GetCode)(pmt_obj *func);
+    pmt_obj *(*PyFunction_GetGlobals)(pmt_obj *func);
     ptrdiff_t (*PyList_Size)(pmt_obj *list);
     pmt_obj *(*PyList_GetItem)(pmt_obj *list, ptrdiff_t i);
     pmt_obj *none;  /* &_Py_NoneStruct */
@@ -257,6 +271,15 @@ static inline int shim_eval_frame_owned_by_thread(const struct pmt_shim *s, cons
 static inline pmt_obj *shim_eval_globals(const struct pmt_shim *s, const void *frame)
 {
     return *(pmt_obj *const *)((const char *)frame + s->layout.eval_globals);
+}
+
+/* A function object's vectorcall pointer: at the offset PyFunction_Type
+ * says (tp_vectorcall_offset, the eighth word of a type object, 3.8+), as
+ * PyVectorcall_Function reads it. */
+static inline pmt_vectorcall_fn shim_function_vectorcall(const struct pmt_shim *s, pmt_obj *func)
+{
+    ptrdiff_t off = *(const ptrdiff_t *)((const char *)s->api.function_type + 7 * sizeof(void *));
+    return *(pmt_vectorcall_fn *)((char *)func + off);
 }
 
 /* Installs fn as the main interpreter's frame-evaluation function (its

@@ -55,6 +55,21 @@ static void fn_same_output(const struct pmt_python *py, const char *scenario, co
               "stdout differs\n--- without the agent:\n%s\n--- with it:\n%s", r.out, traced->out);
 }
 
+/* The program's report of the frame-evaluation function at its end:
+ * CPython's own ("default") where the agent watched functions instead
+ * (3.12+, plain functions only), another one ("other") where it evaluates
+ * frames itself; 3.8 cannot say ("unknown"). */
+static void fn_check_evaluator(const struct pmt_python *py, const struct pmt_run_result *r, bool plain)
+{
+    const char *want = py->major == 3 && py->minor == 8            ? "unknown"
+                       : plain && (py->major > 3 || py->minor >= 12) ? "default"
+                                                                     : "other";
+    const char *at = strstr(r->out, "evaluator=");
+    cr_assert(at && !strncmp(at + 10, want, strlen(want)),
+              "expected evaluator=%s at the end of the run (%s functions, Python %s)\n%s", want,
+              plain ? "plain" : "generator", py->version, pmt_run_describe(r));
+}
+
 /* The run's logs ordered by their number n, checked as every log is. */
 static const struct pmt_logfile **fn_logs_quiet(const char *dir, const struct pmt_run_result *r,
                                                 const struct pmt_python *py, size_t want, bool quiet)
@@ -136,6 +151,7 @@ static void run_twice(const struct pmt_python *py, const void *arg)
     const char *dir = pmt_tmpdir();
     struct pmt_run_result r = fn_run(py, dir, "twice", c->spec);
     fn_same_output(py, "twice", &r);
+    fn_check_evaluator(py, &r, true);
     const struct pmt_logfile **logs = fn_logs(dir, &r, py, 4);
     int def = fn_marker(c->file, c->marker);
     for (size_t k = 0; k < 4; k++)
@@ -304,6 +320,48 @@ static void run_fork_inside(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(function, fork_inside_nested_calls, run_fork_inside, NULL)
 
+/* ---- functions made before the agent started, and code swapped ------------
+ * genericpath.exists is made while Python starts, before the agent is
+ * installed (3.12+: found by the one scan of existing functions); matching
+ * is by code object, so a function given a listed function's code is that
+ * function from then on (3.12+: the function watcher's code change event). */
+
+static void run_before(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "before", "genericpath:exists");
+    fn_same_output(py, "before", &r);
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 4);
+    for (size_t k = 0; k < 4; k++)
+        fn_check_call(logs[k], "PT"[k % 2], 0, "exists", -1, NULL);
+}
+
+E2E_TESTS_SUPPORTED(function, made_before_start, run_before, NULL)
+
+static void run_swap(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run(py, dir, "swap", "swap_b");
+    fn_same_output(py, "swap", &r);
+    const struct pmt_logfile **logs = fn_logs(dir, &r, py, 2);
+    int def = fn_marker("function_target.py", "swap_b");
+    for (size_t k = 0; k < 2; k++) {
+        fn_check_call(logs[k], "PT"[k], 0, "swap_b", def, "fn_callee");
+        cr_assert(pmt_log_find_func(logs[k]->log, "swap_a") < 0, "%s: swap_a's own code was logged",
+                  logs[k]->path);
+    }
+    /* and the other way: swap_a listed, its code gone after the first call */
+    const char *dir2 = pmt_tmpdir();
+    struct pmt_run_result r2 = fn_run(py, dir2, "swap", "swap_a");
+    logs = fn_logs(dir2, &r2, py, 2);
+    for (size_t k = 0; k < 2; k++)
+        fn_check_call(logs[k], "PT"[k], 0, "swap_a", fn_marker("function_target.py", "swap_a"), "fn_callee");
+}
+
+E2E_TESTS_SUPPORTED(function, code_swapped, run_swap, NULL)
+
 /* ---- an exception leaving the function ------------------------------------ */
 
 static void run_raise(const struct pmt_python *py, const void *arg)
@@ -412,6 +470,7 @@ static void run_generator(const struct pmt_python *py, const void *arg)
     const char *dir = pmt_tmpdir();
     struct pmt_run_result r = fn_run(py, dir, "gen", "produce");
     fn_same_output(py, "gen", &r);
+    fn_check_evaluator(py, &r, false);
     /* three yields and the end: four resumes; creating it is none (3.11+
      * evaluate the call up to RETURN_GENERATOR, which has no event) */
     const struct pmt_logfile **logs = fn_logs(dir, &r, py, 8);

@@ -5,6 +5,9 @@ twice   process_arguments() twice, then function_mod.Worker().run() twice and
         with code outside them before, between and after
 nest    recurse(1) -> recurse(0) -> process_arguments(): nested listed calls
 deep    recurse(40): 41 nested calls, deeper than the agent's 32 nested logs
+before  os.path.exists() twice: a function made before the agent started
+swap    swap_a() with its own code, then with swap_b's (swap_a.__code__ =
+        swap_b.__code__), then swap_b() is never called itself
 forkin  forking(1) -> forking(0), which forks; the child touches memory, both
         return through both calls, then the child leaves by os._exit(0) and
         the parent waits for it and prints "child=<pid>"
@@ -15,7 +18,10 @@ many    process_arguments() 20 times
 exit    leave(1) -> leave(0), which ends the process with os._exit(3)
 overlap a thread's slow_target() call waits while the main thread calls
         slow_target() too
-Prints one line per call and, last, "native_id=<main> worker=<thread or 0>".
+Prints one line per call and, last, "native_id=<main> worker=<thread or 0>
+evaluator=<default|other|unknown>": whether the interpreter's
+frame-evaluation function is then CPython's own (PEP 523; unknown where
+ctypes cannot ask: 3.8, or a libpython linked into the executable).
 """
 import os
 import sys
@@ -77,6 +83,14 @@ def forking(k):  # marker: def forking
     return pid
 
 
+def swap_a():  # marker: def swap_a
+    return fn_callee(1 << 16)
+
+
+def swap_b():  # marker: def swap_b
+    return fn_callee(1 << 17)
+
+
 def run():
     return fn_callee(1 << 16)
 
@@ -87,6 +101,21 @@ def outside_before():
 
 def outside_after():
     return fn_callee(2 << 20)
+
+
+def evaluator():
+    try:
+        import ctypes
+        api = ctypes.pythonapi
+        get = api._PyInterpreterState_GetEvalFrameFunc
+        interp = api.PyInterpreterState_Get
+    except (ImportError, AttributeError):
+        return "unknown"
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.c_void_p]
+    interp.restype = ctypes.c_void_p
+    default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
+    return "default" if get(interp()) == default else "other"
 
 
 def main():
@@ -102,6 +131,12 @@ def main():
         print("nest", recurse(1))
     elif scenario == "deep":
         print("deep", recurse(40))
+    elif scenario == "before":
+        print("exists", os.path.exists("/"), os.path.exists("/no/such/path"))
+    elif scenario == "swap":
+        print("swap", swap_a())
+        swap_a.__code__ = swap_b.__code__
+        print("swap", swap_a())
     elif scenario == "forkin":
         pid = forking(1)
         if pid == 0:
@@ -140,7 +175,7 @@ def main():
         release.set()
         t.join()
     outside_after()
-    print("native_id=%d worker=%d" % (threading.get_native_id(), worker[0]))
+    print("native_id=%d worker=%d evaluator=%s" % (threading.get_native_id(), worker[0], evaluator()))
 
 
 if __name__ == "__main__":
