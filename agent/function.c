@@ -415,6 +415,7 @@ static pmt_obj *fn_eval_with_tstate(pmt_tstate *ts, void *frame, int throwflag)
     const struct pmt_site *site = fn_wanted(frame);
     if (__builtin_expect(!site, 1))
         return ((fn_eval_ts)fn_prev)(ts, frame, throwflag);
+    shim_keep_calls_generic(&pmt.py, frame);
     int entered = fn_enter(ts, site);
     pmt_obj *res = ((fn_eval_ts)fn_prev)(ts, frame, throwflag);
     if (entered)
@@ -451,6 +452,13 @@ static pmt_obj *fn_vectorcall(pmt_obj *func, pmt_obj *const *args, size_t nargsf
     }
     if (!site || site->match != FN_MATCH)
         return fn_plain_vectorcall(func, args, nargsf, kwnames);
+    /* Again at each call: 3.12+'s MAKE_FUNCTION gives the function its
+     * version after the watcher saw it, and a valid version lets the
+     * interpreter specialise __getitem__, property getters and
+     * __getattribute__ into inline calls that skip any vectorcall; setting
+     * the vectorcall clears the version. A site's first execution is never
+     * specialised, and comes here. */
+    pmt.py.api.PyFunction_SetVectorcall(func, fn_vectorcall);
     int entered = fn_enter(fn_current_tstate(), site);
     pmt_obj *res = fn_plain_vectorcall(func, args, nargsf, kwnames);
     if (entered)

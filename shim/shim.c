@@ -135,6 +135,9 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
         return -1;
     }
     out->layout = *layout;
+    out->layout.eval_func = -1;
+    if (out->version.minor == 11 && out->version.micro < 4)
+        out->layout.eval_func = 0; /* f_func leads 3.11's _PyInterpreterFrame */
     for (size_t i = 0; i < sizeof shim_syms / sizeof shim_syms[0]; i++) {
         void *p = lookup(handle, shim_syms[i].name);
         if (!p && !shim_syms[i].optional) {
@@ -220,4 +223,19 @@ void shim_eval_remove(struct pmt_shim *s, void *fn, void *prev)
     void **words = (void **)interp;
     if (shim_eval_slot >= 0 && words[shim_eval_slot] == fn)
         __atomic_store_n(&words[shim_eval_slot], prev, __ATOMIC_RELEASE);
+}
+
+void shim_keep_calls_generic(const struct pmt_shim *s, void *frame)
+{
+    static uint32_t next = 0x80000000u;
+    if (s->layout.eval_func < 0)
+        return;
+    pmt_obj *func = *(pmt_obj **)((char *)frame + s->layout.eval_func);
+    if (!func || shim_type_of(func) != s->api.function_type)
+        return;
+    /* func_version follows the vectorcall pointer (3.11-3.13). */
+    ptrdiff_t off = *(const ptrdiff_t *)((const char *)s->api.function_type + 7 * sizeof(void *));
+    uint32_t *version = (uint32_t *)((char *)func + off + sizeof(void *));
+    if (*version < 0x80000000u && next != 0)
+        *version = next++;
 }

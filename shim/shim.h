@@ -151,6 +151,11 @@ struct pmt_layout {
      * generator or coroutine. A generator function's call is evaluated
      * too, up to RETURN_GENERATOR, before its body ever runs. */
     int eval_owner;
+    /* 3.11.0-3.11.3 (else -1): _PyInterpreterFrame.f_func. Their
+     * BINARY_SUBSCR_GETITEM calls a Python __getitem__ inline without the
+     * frame-evaluation function (gh-104405, fixed in 3.11.4), once the site
+     * is specialised; see shim_keep_calls_generic. */
+    int eval_func;
 };
 
 enum {
@@ -281,6 +286,14 @@ static inline pmt_vectorcall_fn shim_function_vectorcall(const struct pmt_shim *
     ptrdiff_t off = *(const ptrdiff_t *)((const char *)s->api.function_type + 7 * sizeof(void *));
     return *(pmt_vectorcall_fn *)((char *)func + off);
 }
+
+/* Keeps a function from being called inline by a specialised instruction
+ * that would skip the frame-evaluation function (3.11.0-3.11.3, eval_func):
+ * that specialisation stores the function's version in 16 bits and gives
+ * up on a larger one, so the function of frame gets a version above any
+ * CPython hands out (which count up from 1), one of its own. Afterwards
+ * CPython sets the version anew only when the function changes. */
+void shim_keep_calls_generic(const struct pmt_shim *s, void *frame);
 
 /* Installs fn as the main interpreter's frame-evaluation function (its
  * signature per layout.eval_kind) and returns the one it replaces in *prev,

@@ -362,6 +362,39 @@ static void run_swap(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(function, code_swapped, run_swap, NULL)
 
+/* ---- calls CPython 3.12+ specialise into inline frames --------------------
+ * BINARY_SUBSCR_GETITEM, LOAD_ATTR_PROPERTY and
+ * LOAD_ATTR_GETATTRIBUTE_OVERRIDDEN push the function's frame without a
+ * vectorcall once a site is specialised: every one of the 20 uses must
+ * still be a session of its own. */
+
+struct special_case {
+    const char *scenario, *spec, *func;
+};
+
+static void run_specialised(const struct pmt_python *py, const void *arg)
+{
+    const struct special_case *c = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r = fn_run_quiet(py, dir, c->scenario, c->spec, true);
+    fn_same_output(py, c->scenario, &r);
+    const struct pmt_logfile **logs = fn_logs_quiet(dir, &r, py, 40, true);
+    /* a decorated function's CALL is at its decorator's line */
+    int def = strcmp(c->func, "value") ? fn_marker("function_target.py", c->func) : -1;
+    for (size_t k = 0; k < 40; k++)
+        fn_check_call(logs[k], "PT"[k % 2], 0, c->func, def, "fn_callee");
+}
+
+static const struct special_case special_cases[] = {
+    {"getitem", "__main__:Box.__getitem__", "__getitem__"},
+    {"property", "Box.value", "value"},
+    {"getattribute", "Odd.__getattribute__", "__getattribute__"},
+};
+
+E2E_TESTS_SUPPORTED(function, specialised_getitem, run_specialised, &special_cases[0])
+E2E_TESTS_SUPPORTED(function, specialised_property, run_specialised, &special_cases[1])
+E2E_TESTS_SUPPORTED(function, specialised_getattribute, run_specialised, &special_cases[2])
+
 /* ---- an exception leaving the function ------------------------------------ */
 
 static void run_raise(const struct pmt_python *py, const void *arg)

@@ -8,6 +8,10 @@ deep    recurse(40): 41 nested calls, deeper than the agent's 32 nested logs
 before  os.path.exists() twice: a function made before the agent started
 swap    swap_a() with its own code, then with swap_b's (swap_a.__code__ =
         swap_b.__code__), then swap_b() is never called itself
+getitem, property, getattribute
+        20 uses of Box.__getitem__, of the property Box.value and of
+        Odd.__getattribute__, which CPython 3.12+ specialises into inline
+        calls
 forkin  forking(1) -> forking(0), which forks; the child touches memory, both
         return through both calls, then the child leaves by os._exit(0) and
         the parent waits for it and prints "child=<pid>"
@@ -91,6 +95,20 @@ def swap_b():  # marker: def swap_b
     return fn_callee(1 << 17)
 
 
+class Box:
+    def __getitem__(self, i):  # marker: def __getitem__
+        return fn_callee(1 << 12) + i
+
+    @property
+    def value(self):  # marker: def value
+        return fn_callee(1 << 12)
+
+
+class Odd:
+    def __getattribute__(self, name):  # marker: def __getattribute__
+        return fn_callee(1 << 12)
+
+
 def run():
     return fn_callee(1 << 16)
 
@@ -137,6 +155,10 @@ def main():
         print("swap", swap_a())
         swap_a.__code__ = swap_b.__code__
         print("swap", swap_a())
+    elif scenario in ("getitem", "property", "getattribute"):
+        box, odd = Box(), Odd()
+        use = {"getitem": lambda: box[1], "property": lambda: box.value, "getattribute": lambda: odd.x}
+        print(scenario, sum(use[scenario]() for _ in range(20)))
     elif scenario == "forkin":
         pid = forking(1)
         if pid == 0:
