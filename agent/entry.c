@@ -439,10 +439,18 @@ __attribute__((visibility("default"), noreturn)) void pthread_exit(void *rc)
 }
 
 /* ---- credentials ------------------------------------------------------------
- * The sampler's thread is not one of glibc's, so glibc's set*id calls do not
- * change its credentials: it is ended around them and started again after
- * (sampler_hold). initgroups is here too: libc calls setgroups inside it
- * without passing through an interposition. */
+ * The agent's threads are not glibc's (rawthread.h), so glibc's set*id calls
+ * do not change their credentials. The sampler's is ended around them and
+ * started again after (sampler_hold); the writer's is ended before (with
+ * the GIL held, as its one producer runs with it: os.setuid keeps it) and
+ * starts again at the next full buffer. initgroups is here too: libc calls
+ * setgroups inside it without passing through an interposition. */
+
+static void en_before_setid(void)
+{
+    if (pmt.active && pmt.py.api.PyGILState_Check && pmt.py.api.PyGILState_Check())
+        writer_stop();
+}
 
 #define EN_SETID(name, params, args)                                                     \
     static __typeof__(&name) en_real_##name;                                             \
@@ -452,6 +460,7 @@ __attribute__((visibility("default"), noreturn)) void pthread_exit(void *rc)
             errno = ENOSYS;                                                              \
             return -1;                                                                   \
         }                                                                                \
+        en_before_setid();                                                               \
         int held = sampler_hold();                                                       \
         int rc = en_real_##name args;                                                    \
         int err = errno;                                                                 \

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -219,25 +218,13 @@ static void sm_collect(struct pmt_sample_fields *f)
     f->pageins = (uint64_t)self.ru_majflt;
 }
 
-/* One line on stderr, as pmt_say writes it, by raw system call. */
-static void sm_say(const char *first, ...)
-{
-    char line[PMT_SAY_MAX];
-    va_list ap;
-    va_start(ap, first);
-    size_t n = pmt_say_vformat(line, sizeof line, first, ap);
-    va_end(ap);
-    while (pmt_sys3(SYS_write, 2, line, n) == -EINTR)
-        ;
-}
-
 /* Said once; afterwards nothing more is written to the log. */
 static void sm_fail(int err)
 {
     if (sm.failed)
         return;
     sm.failed = 1;
-    sm_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
+    pmt_say_raw("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
 }
 
 /* 0 or an errno value. */

@@ -1,7 +1,10 @@
 /* tracelog: Profile/Trace log files. See tracelog.h. */
 #include "agent/tracelog.h"
 
+#include "agent/rawthread.h"
+
 #include <errno.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/logfmt.h"
+#include "agent/rawthread.h"
 #include "agent/writer.h"
 
 #define TRACELOG_BUF (256u << 10) /* each of PMT_LOG_NBUF */
@@ -55,6 +59,17 @@ void pmt_say(const char *first, ...)
     while (rc < 0 && errno == EINTR);
 }
 
+void pmt_say_raw(const char *first, ...)
+{
+    char line[PMT_SAY_MAX];
+    va_list ap;
+    va_start(ap, first);
+    size_t n = pmt_say_vformat(line, sizeof line, first, ap);
+    va_end(ap);
+    while (pmt_sys3(SYS_write, 2, line, n) == -EINTR)
+        ;
+}
+
 int pmt_write_all(int fd, const char *buf, size_t len, off_t off)
 {
     for (size_t done = 0; done < len;) {
@@ -95,14 +110,15 @@ static void tl_fail(struct pmt_log *lg, int err)
     }
 }
 
-/* On the writer thread: say it once, stop tracing; the log notices. */
+/* On the writer thread (rawthread.h's rules): say it once, stop tracing;
+ * the log notices. */
 static void tl_async_fail(void *ctx, int err)
 {
     struct pmt_log *lg = ctx;
     lg->werr = err;
     if (!pmt_log_failed) {
         pmt_log_failed = 1;
-        pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
+        pmt_say_raw("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
 

@@ -174,4 +174,7 @@ void pmt_say(const char *first, ...);
 #define PMT_SAY_MAX 2048
 size_t pmt_say_vformat(char *line, size_t cap, const char *first, va_list ap);
 
+/* pmt_say by raw system call, for a thread glibc does not know (rawthread.h). */
+void pmt_say_raw(const char *first, ...);
+
 #endif

@@ -1,20 +1,27 @@
 /* writer: see writer.h. One producer at a time (the GIL serialises the
- * hooks; close and fork run with it too), one consumer thread. */
+ * hooks; close and fork run with it too), one consumer thread.
+ *
+ * The thread is a rawthread (rawthread.h), one glibc does not know, so that
+ * the program's malloc keeps its single-thread paths while every event is
+ * logged. What it runs keeps that header's rules: pwrite by raw system
+ * call, the failure said by pmt_say_raw, no errno, no semaphore. Its sleep
+ * is a futex wait on wr_signal, which the producer bumps with each job and
+ * wakes only when the writer said it sleeps. */
 #include "agent/writer.h"
 
+#include "agent/rawthread.h"
 #include "agent/rss.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <semaphore.h>
-#include <signal.h>
-#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #define WR_QUEUE 16
 #define WR_STACK (64 * 1024)
 #define WR_STACK_USED (40 * 1024)
+/* A writer blocked longer than this in a write (a stalled file system) is
+ * left behind at the end rather than hanging the program. */
+#define WR_END_WAIT_NS 30000000000LL
 
 struct wr_job {
     int fd;
@@ -29,27 +36,28 @@ struct wr_job {
 static struct wr_job wr_q[WR_QUEUE];
 static unsigned wr_head; /* next job to fill (producer) */
 static unsigned wr_tail; /* next job to write (writer) */
-static sem_t wr_items;
-static pthread_t wr_thread;
+static struct pmt_rawthread wr_thread;
 static int wr_running;
-static volatile int wr_stop;
+static int wr_stop;      /* asks the writer to end, once the queue is empty */
+static int wr_signal;    /* bumped by the producer: a futex word */
+static int wr_sleeping;  /* the writer is about to wait on wr_signal */
+static int wr_ready;
 
 static void wr_write(const struct wr_job *j)
 {
     size_t done = 0;
     while (done < j->len) {
-        ssize_t rc = pwrite(j->fd, j->buf + done, j->len - done, j->off + (off_t)done);
-        if (rc < 0 && errno == EINTR)
+        long rc = pmt_sys6(SYS_pwrite64, j->fd, (long)(j->buf + done), (long)(j->len - done),
+                           (long)(j->off + (off_t)done), 0, 0);
+        if (rc == -EINTR)
             continue;
         if (rc <= 0) {
-            j->fail(j->ctx, rc < 0 ? errno : ENOSPC);
+            j->fail(j->ctx, rc < 0 ? (int)-rc : ENOSPC);
             break;
         }
         done += (size_t)rc;
     }
 }
-
-static volatile int wr_ready;
 
 /* The writer's own memory settles before its creator returns: its stack is
  * touched to the depth it will ever use, then the creator raises
@@ -62,22 +70,33 @@ static void wr_settle(void)
     for (size_t i = 0; i < sizeof depth; i += 512)
         depth[i] = 0;
     __atomic_store_n(&wr_ready, 1, __ATOMIC_RELEASE);
+    rawthread_wake(&wr_ready);
 }
 
-static void *wr_main(void *arg)
+/* Sleeps until the producer bumps wr_signal. The producer bumps, then reads
+ * wr_sleeping; the writer sets wr_sleeping, then reads wr_signal and the
+ * queue: one of them sees the other (sequentially consistent), so a job is
+ * never left unwritten with the writer asleep. */
+static void wr_sleep(void)
+{
+    int seen = __atomic_load_n(&wr_signal, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&wr_sleeping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&wr_tail, __ATOMIC_RELAXED) == __atomic_load_n(&wr_head, __ATOMIC_SEQ_CST) &&
+        !__atomic_load_n(&wr_stop, __ATOMIC_SEQ_CST))
+        rawthread_wait(&wr_signal, seen, rawthread_clock_ns(CLOCK_MONOTONIC) + 1000000000LL);
+    __atomic_store_n(&wr_sleeping, 0, __ATOMIC_SEQ_CST);
+}
+
+static int wr_main(void *arg)
 {
     (void)arg;
     wr_settle();
-    rss_thread_ended(); /* settled: it takes no page fault from here on */
     for (;;) {
-        while (sem_wait(&wr_items) != 0 && errno == EINTR)
-            ;
         unsigned tail = __atomic_load_n(&wr_tail, __ATOMIC_RELAXED);
         if (tail == __atomic_load_n(&wr_head, __ATOMIC_ACQUIRE)) {
-            if (wr_stop) {
-                rss_thread_started(); /* balances the wrapper's count at return */
-                return NULL;
-            }
+            if (__atomic_load_n(&wr_stop, __ATOMIC_ACQUIRE))
+                return 0;
+            wr_sleep();
             continue;
         }
         const struct wr_job *j = &wr_q[tail % WR_QUEUE];
@@ -85,6 +104,13 @@ static void *wr_main(void *arg)
         __atomic_store_n(j->busy, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&wr_tail, tail + 1, __ATOMIC_RELEASE);
     }
+}
+
+static void wr_signal_writer(void)
+{
+    __atomic_add_fetch(&wr_signal, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&wr_sleeping, __ATOMIC_SEQ_CST))
+        rawthread_wake(&wr_signal);
 }
 
 static void wr_pause(void)
@@ -95,27 +121,17 @@ static void wr_pause(void)
 
 static int wr_start(void)
 {
-    sigset_t all, old;
-    pthread_attr_t attr;
-    sigfillset(&all);
-    if (sem_init(&wr_items, 0, 0) != 0 || pthread_attr_init(&attr) != 0)
-        return -1;
-    pthread_attr_setstacksize(&attr, WR_STACK);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the thread */
     wr_stop = 0;
     wr_ready = 0;
-    int rc = pthread_create(&wr_thread, &attr, wr_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    wr_running = rc == 0;
-    if (rc != 0)
+    wr_sleeping = 0;
+    if (rawthread_start(&wr_thread, wr_main, NULL, WR_STACK) != 0)
         return -1;
+    wr_running = 1;
     while (!__atomic_load_n(&wr_ready, __ATOMIC_ACQUIRE))
-        wr_pause();
+        rawthread_wait(&wr_ready, 0, rawthread_clock_ns(CLOCK_MONOTONIC) + 100000000LL);
     pmt_rss_dirty = 1;
     return 0;
 }
-
 
 int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
                   pmt_writer_fail fail, void *ctx)
@@ -127,8 +143,8 @@ int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *
     struct wr_job *j = &wr_q[wr_head % WR_QUEUE];
     *j = (struct wr_job){fd, buf, len, off, busy, fail, ctx};
     *busy = 1;
-    __atomic_store_n(&wr_head, wr_head + 1, __ATOMIC_RELEASE);
-    sem_post(&wr_items);
+    __atomic_store_n(&wr_head, wr_head + 1, __ATOMIC_SEQ_CST);
+    wr_signal_writer();
     return 0;
 }
 
@@ -143,12 +159,11 @@ void writer_stop(void)
     if (!wr_running)
         return;
     writer_drain();
-    wr_stop = 1;
-    sem_post(&wr_items);
-    pthread_join(wr_thread, NULL);
-    sem_destroy(&wr_items);
+    __atomic_store_n(&wr_stop, 1, __ATOMIC_SEQ_CST);
+    wr_signal_writer();
+    rawthread_join(&wr_thread, WR_END_WAIT_NS); /* on a timeout it is left, with its stack */
     wr_running = 0;
-    pmt_rss_dirty = 1; /* glibc releases an ended thread's stack internally */
+    pmt_rss_dirty = 1; /* its stack is gone */
 }
 
 void writer_after_fork_child(void)

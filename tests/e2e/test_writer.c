@@ -2,8 +2,10 @@
  * while it runs changes nothing the program can see. On 3.12+ os.fork()
  * warns when the process has other threads; the agent ends its writer in a
  * pthread_atfork prepare handler, so with warnings shown (-W default) the
- * program's stderr stays empty. */
+ * program's stderr stays empty. The writer is a thread glibc does not know,
+ * so that glibc keeps its single-thread paths. */
 #include <string.h>
+#include <unistd.h>
 
 #include "checks.h"
 
@@ -31,3 +33,81 @@ static void run_fork_busy(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TESTS_SUPPORTED(writer, fork_while_writing, run_fork_busy, NULL)
+
+/* The writer is a thread glibc does not know (agent/rawthread.h): with
+ * every event logged, glibc still takes the process for single-threaded
+ * (its malloc keeps its lock-free paths) while the kernel counts the
+ * writer, and the log is complete. */
+static void run_single_threaded(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+#if !defined(__x86_64__)
+    cr_skip_test("the writer's glibc-free thread is built on x86-64 only; here it is a pthread");
+#endif
+    const char *dir = pmt_tmpdir();
+    const char *prog = "import ctypes\n"
+                       "flag = ctypes.c_char.in_dll(ctypes.CDLL(None), '__libc_single_threaded')\n"
+                       "total = sum(len(str(i)) for i in range(200000))\n"
+                       "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
+                       "print('glibc_single=%d threads=%s' % (ord(flag.value), threads))\n";
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, "-c", prog),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                "PYMEMTRACE_QUIET=1"),
+                .timeout_s = E2E_TIMEOUT,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "glibc_single=1 threads=2\n") != NULL,
+              "expected glibc to see one thread while the kernel runs two (the writer's)\n%s",
+              pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert_eq(set.n, 1, "one log expected in %s", dir);
+    e2e_check_log(&set.files[0], NULL, 0);
+    cr_assert(set.files[0].log->n > 200000, "%s: %zu lines, every event of 200,000 calls expected",
+              set.files[0].path, set.files[0].log->n);
+}
+
+E2E_TESTS_SUPPORTED(writer, glibc_single_threaded, run_single_threaded, NULL)
+
+/* A process that drops root while every event is logged: the writer, not
+ * one of glibc's threads, is ended around os.setresuid and starts again
+ * with the new credentials, so no thread of the process keeps root. */
+static void run_setuid(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to drop it");
+    const char *dir = pmt_tmpdir();
+    const char *prog = "import os\n"
+                       "total = sum(len(str(i)) for i in range(100000))\n"
+                       "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"
+                       "total += sum(len(str(i)) for i in range(100000))\n"
+                       "ids = set()\n"
+                       "for t in os.listdir('/proc/self/task'):\n"
+                       "    for l in open('/proc/self/task/%s/status' % t):\n"
+                       "        if l.startswith(('Uid:', 'Gid:')): ids.update(l.split()[1:4])\n"
+                       "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
+                       "print('task_ids=%s threads=%s' % (','.join(sorted(ids)), threads))\n";
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, "-c", prog),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                "PYMEMTRACE_QUIET=1"),
+                .timeout_s = E2E_TIMEOUT,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "task_ids=65534 threads=2\n") != NULL,
+              "expected every thread, the writer's too, to be nobody's after setresuid\n%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert_eq(set.n, 1, "one log expected in %s", dir);
+    e2e_check_log(&set.files[0], NULL, 0);
+}
+
+E2E_TESTS_SUPPORTED(writer, setuid_drops_every_thread, run_setuid, NULL)
