@@ -321,18 +321,15 @@ static void fn_reattach(void)
     fn_capped = 0;
     fn_close_all();
     writer_drain();
-    int forked = 0;
+    struct pmt_log *reopen = NULL;
     for (int i = 0; i < FN_NLOGS; i++)
         if (fn_mode_on(i)) {
             *fn_log(i) = fn_saved[outer][i];
-            forked |= fn_log(i)->state == PMT_LOG_REOPEN;
+            if (!reopen && fn_log(i)->state == PMT_LOG_REOPEN)
+                reopen = fn_log(i);
         }
-    if (forked && !pmt_log_failed) /* a fork child's own logs of the outer call, opened now */
-        for (int i = 0; i < FN_NLOGS; i++)
-            if (fn_mode_on(i) && fn_log(i)->state == PMT_LOG_REOPEN) {
-                pmt_hooks_reopen(fn_log(i));
-                break;
-            }
+    if (reopen && !pmt_log_failed) /* a fork child's own logs of the outer call, all opened now */
+        pmt_hooks_reopen(reopen);
     snprintf(text, sizeof text, "re-attached: the call logged at depth %u returned", outer + 1);
     fn_msg_all(text);
 }

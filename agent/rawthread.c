@@ -84,6 +84,40 @@ static void *rt_map_stack(size_t size)
     return p;
 }
 
+/* Touches the stack below the caller to the depth the thread will use; its
+ * own frame is gone when the thread's work reuses that stack. */
+static __attribute__((noinline)) void rt_settle(size_t settle)
+{
+    volatile char *depth = __builtin_alloca(settle);
+    for (size_t i = 0; i < settle; i += 512)
+        depth[i] = 0;
+}
+
+/* The new thread's first C frame: settle, say so, run. */
+static int rt_run(void *p)
+{
+    struct pmt_rawthread *t = p;
+    rt_settle(t->settle);
+    __atomic_store_n(&t->ready, 1, __ATOMIC_RELEASE);
+    rawthread_wake(&t->ready);
+    return t->fn(t->arg);
+}
+
+/* In the starting thread: until the new one has settled. */
+static void rt_wait_ready(struct pmt_rawthread *t)
+{
+    while (!__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE))
+        rawthread_wait(&t->ready, 0, rawthread_clock_ns(CLOCK_MONOTONIC) + 100000000LL);
+}
+
+static int rt_prepare(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size,
+                      size_t settle)
+{
+    *t = (struct pmt_rawthread){.fn = fn, .arg = arg, .settle = settle, .size = stack_size + RT_GUARD};
+    t->stack = rt_map_stack(t->size);
+    return t->stack ? 0 : ENOMEM;
+}
+
 #if PMT_RAWTHREAD_NATIVE
 
 /* clone(2) with the new thread's first frame made here, since it starts on
@@ -126,13 +160,11 @@ __asm__(".text\n"
         ".cfi_endproc\n"
         ".size pmt_rawthread_clone, .-pmt_rawthread_clone\n");
 
-int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size)
+int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size,
+                    size_t settle)
 {
-    t->size = stack_size + RT_GUARD;
-    t->stack = rt_map_stack(t->size);
-    t->impl = NULL;
-    if (!t->stack)
-        return errno ? errno : ENOMEM;
+    if (rt_prepare(t, fn, arg, stack_size, settle) != 0)
+        return ENOMEM;
     /* The new thread inherits the mask, so no signal can reach it before its
      * first instruction: all of them, including those glibc keeps for itself
      * and will not block through sigprocmask. */
@@ -140,7 +172,8 @@ int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_
     pmt_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, sizeof all, 0, 0);
     const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
                                 CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
-    int rc = pmt_rawthread_clone(flags, (char *)t->stack + t->size, &t->tid, &t->tid, fn, arg);
+    int rc = pmt_rawthread_clone(flags, (char *)t->stack + t->size, &t->tid, &t->tid,
+                                 rt_run, t);
     pmt_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof old, 0, 0);
     if (rc < 0) {
         munmap(t->stack, t->size);
@@ -148,6 +181,7 @@ int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_
         t->tid = 0;
         return -rc;
     }
+    rt_wait_ready(t);
     return 0;
 }
 
@@ -159,52 +193,42 @@ long pmt_sys6(long nr, long a, long b, long c, long d, long e, long f)
     return rc == -1 ? -errno : rc;
 }
 
-struct rt_start {
-    struct pmt_rawthread *t;
-    int (*fn)(void *);
-    void *arg;
-};
-
 static void *rt_main(void *p)
 {
-    struct rt_start s = *(struct rt_start *)p;
-    free(p);
-    s.fn(s.arg);
-    __atomic_store_n(&s.t->tid, 0, __ATOMIC_RELEASE);
-    pmt_sys3(SYS_futex, &s.t->tid, FUTEX_WAKE, 1);
+    struct pmt_rawthread *t = p;
+    rt_run(t);
+    __atomic_store_n(&t->tid, 0, __ATOMIC_RELEASE);
+    pmt_sys3(SYS_futex, &t->tid, FUTEX_WAKE, 1);
     return NULL;
 }
 
-int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size)
+int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size,
+                    size_t settle)
 {
     pthread_attr_t attr;
-    struct rt_start *s = malloc(sizeof *s);
-    t->size = stack_size + RT_GUARD;
-    t->stack = rt_map_stack(t->size);
+    if (rt_prepare(t, fn, arg, stack_size, settle) != 0)
+        return ENOMEM;
     t->impl = malloc(sizeof(pthread_t));
-    if (!s || !t->stack || !t->impl || pthread_attr_init(&attr) != 0) {
-        free(s);
+    if (!t->impl || pthread_attr_init(&attr) != 0) {
         free(t->impl);
-        if (t->stack)
-            munmap(t->stack, t->size);
+        munmap(t->stack, t->size);
         return ENOMEM;
     }
-    *s = (struct rt_start){t, fn, arg};
     pthread_attr_setstack(&attr, (char *)t->stack + RT_GUARD, stack_size);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     t->tid = 1;
-    int rc = pthread_create((pthread_t *)t->impl, &attr, rt_main, s);
+    int rc = pthread_create((pthread_t *)t->impl, &attr, rt_main, t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         t->tid = 0;
-        free(s);
         free(t->impl);
         munmap(t->stack, t->size);
         return rc;
     }
+    rt_wait_ready(t);
     return 0;
 }
 

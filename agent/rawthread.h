@@ -56,14 +56,22 @@ long pmt_sys6(long nr, long a, long b, long c, long d, long e, long f);
 
 struct pmt_rawthread {
     int tid;     /* the thread's id while it runs; the kernel sets 0 as it ends */
+    int ready;   /* set by the thread once its stack is settled (a futex word) */
     void *stack; /* its stack mapping, with a guard page below */
     size_t size;
+    size_t settle;
+    int (*fn)(void *);
+    void *arg;
     void *impl;  /* the pthread where there is no native implementation */
 };
 
 /* Starts fn(arg) on a new thread with a stack of stack_size bytes and every
- * signal blocked. Returns 0 or an errno value. */
-int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size);
+ * signal blocked, and returns once the thread runs and its memory has
+ * settled: it touched the settle bytes of stack it will ever use, so that
+ * it takes no page fault later that the event logs would have to account
+ * for (the caller then raises pmt_rss_dirty). Returns 0 or an errno value. */
+int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size,
+                    size_t settle);
 
 /* Waits up to timeout_ns for the thread to end (fn returned); then its stack
  * is unmapped and 0 returned. ETIMEDOUT: still running; the thread and its

@@ -84,16 +84,10 @@ static uint64_t rss_statm(void)
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    /* "size resident shared text lib data dt": skip the first field */
+    /* "size resident shared text lib data dt": the second field */
     const char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    if (*p)
-        p++;
-    uint64_t pages = 0;
-    for (; *p >= '0' && *p <= '9'; p++)
-        pages = pages * 10 + (uint64_t)(*p - '0');
-    return pages * rss_page;
+    rss_decimal(&p);
+    return rss_decimal(&p) * rss_page;
 }
 
 static uint64_t rss_ticks_per_us(void)

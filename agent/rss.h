@@ -34,6 +34,21 @@
 #include <time.h>
 #include <x86intrin.h>
 
+/* The decimal number at *p after any spaces or tabs (0 if none); *p moves
+ * past it. For /proc files' fields; pure, so the agent's threads glibc does
+ * not know may use it (rawthread.h). */
+static inline uint64_t rss_decimal(const char **p)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    *p = s;
+    return v;
+}
+
 #define RSS_MAX_RINGS 64
 /* statm is re-read after this many events without a reason to, for what the
  * kernel changes on its own: a few milliseconds of a busy program, and

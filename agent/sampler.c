@@ -53,7 +53,6 @@ static struct {
     int stuck;                /* one did not end in time: no more threads, no STOP */
     int paused;               /* ended for a fork: the parent starts it again */
     int stop;                 /* asks the thread to end (a futex word) */
-    int ready;                /* set by the thread once its stack is touched (a futex word) */
     volatile int failed;      /* a write failed (said once): no more lines */
     uint64_t peak;            /* the highest RSS this log has shown */
     int nzones;
@@ -128,19 +127,6 @@ static size_t sm_read(const char *path, char *buf, size_t cap)
     return n;
 }
 
-/* The decimal number at *p after any spaces (0 if none); *p moves past it. */
-static uint64_t sm_number(const char **p)
-{
-    const char *s = *p;
-    uint64_t v = 0;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10 + (uint64_t)(*s++ - '0');
-    *p = s;
-    return v;
-}
-
 static uint64_t sm_us(struct timeval tv)
 {
     return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
@@ -163,7 +149,7 @@ static void sm_stat(uint64_t *start_ticks, uint64_t *blkio_ticks)
         while (*p == ' ')
             p++;
         const char *start = p;
-        uint64_t v = sm_number(&p);
+        uint64_t v = rss_decimal(&p);
         if (field == 22)
             *start_ticks = v;
         else if (field == 42)
@@ -188,12 +174,12 @@ static void sm_collect(struct pmt_sample_fields *f)
     const char *p = buf;
     sm_read("/proc/self/statm", buf, sizeof buf);
     for (size_t i = 0; i < sizeof statm / sizeof statm[0]; i++)
-        *statm[i] = sm_number(&p) * sm.page;
+        *statm[i] = rss_decimal(&p) * sm.page;
     sm_read("/proc/self/status", buf, sizeof buf);
     const char *hwm = strstr(buf, "\nVmHWM:");
     if (hwm) {
         hwm += 7;
-        f->peak_rss = sm_number(&hwm) * 1024u;
+        f->peak_rss = rss_decimal(&hwm) * 1024u;
     }
 
     uint64_t start_ticks, blkio_ticks;
@@ -224,21 +210,7 @@ static void sm_fail(int err)
     if (sm.failed)
         return;
     sm.failed = 1;
-    pmt_say_raw("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
-}
-
-/* 0 or an errno value. */
-static int sm_write_all(const char *buf, size_t len)
-{
-    for (size_t done = 0; done < len;) {
-        long rc = pmt_sys3(SYS_write, sm.fd, buf + done, len - done);
-        if (rc == -EINTR)
-            continue;
-        if (rc <= 0)
-            return rc < 0 ? (int)-rc : ENOSPC;
-        done += (size_t)rc;
-    }
-    return 0;
+    pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
 }
 
 /* One line, in one write so that a line is never torn. */
@@ -257,7 +229,7 @@ static int sm_write_line(const char *mark)
     if (f.peak_rss < sm.peak)
         f.peak_rss = sm.peak;
     sm.peak = f.peak_rss;
-    int err = sm_write_all(line, fmt_sample_line(line, mark, &f));
+    int err = pmt_write_all(sm.fd, line, fmt_sample_line(line, mark, &f), -1);
     if (err)
         sm_fail(err);
     return err ? -1 : 0;
@@ -265,25 +237,12 @@ static int sm_write_line(const char *mark)
 
 /* ---- the thread ------------------------------------------------------------ */
 
-/* The thread's memory settles before its creator returns (as the writer's
- * does, writer.c): its stack is touched to the depth it uses, so that it
- * takes no page fault the event logs would have to account for later. */
-static void sm_settle(void)
-{
-    volatile char depth[SM_STACK_USED];
-    for (size_t i = 0; i < sizeof depth; i += 512)
-        depth[i] = 0;
-}
-
 /* Sleeps to absolute deadlines, so the interval does not drift by the time a
  * sample takes. The sleep is a futex wait on the stop word, which ends it at
  * once when the thread must go (exit, fork). */
 static int sm_main(void *arg)
 {
     (void)arg;
-    sm_settle();
-    __atomic_store_n(&sm.ready, 1, __ATOMIC_RELEASE);
-    rawthread_wake(&sm.ready);
     long long next = rawthread_clock_ns(CLOCK_MONOTONIC);
     for (;;) {
         next += sm.interval_ns;
@@ -307,15 +266,12 @@ static void sm_start_thread_locked(void)
     if (sm.running || sm.stuck || sm.failed || sm.state != SM_OPEN)
         return;
     sm.stop = 0;
-    sm.ready = 0;
-    int rc = rawthread_start(&sm.thread, sm_main, NULL, SM_STACK);
+    int rc = rawthread_start(&sm.thread, sm_main, NULL, SM_STACK, SM_STACK_USED);
     if (rc != 0) {
         /* The log keeps its START and gets its STOP; there are no samples between. */
         pmt_say("cannot start the sampler thread: ", pmt_errtext(rc), "; no samples", NULL);
         return;
     }
-    while (!__atomic_load_n(&sm.ready, __ATOMIC_ACQUIRE))
-        rawthread_wait(&sm.ready, 0, rawthread_clock_ns(CLOCK_MONOTONIC) + 100000000LL);
     pmt_rss_dirty = 1; /* the thread's stack moved RSS */
     sm.running = 1;
 }

@@ -1,8 +1,6 @@
 /* tracelog: Profile/Trace log files. See tracelog.h. */
 #include "agent/tracelog.h"
 
-#include "agent/rawthread.h"
-
 #include <errno.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
@@ -30,42 +28,21 @@ static size_t tl_strlen(const char *s)
     return s ? strlen(s) : 0;
 }
 
-size_t pmt_say_vformat(char *line, size_t cap, const char *first, va_list ap)
+void pmt_say(const char *first, ...)
 {
-    static const char prefix[] = "pymemtrace: ";
-    size_t n = sizeof prefix - 1;
-    memcpy(line, prefix, n);
+    char line[2048] = "pymemtrace: ";
+    size_t n = strlen(line);
+    va_list ap;
+    va_start(ap, first);
     for (const char *part = first; part; part = va_arg(ap, const char *)) {
         size_t k = tl_strlen(part);
-        if (k > cap - 1 - n)
-            k = cap - 1 - n;
+        if (k > sizeof line - 1 - n)
+            k = sizeof line - 1 - n;
         memcpy(line + n, part, k);
         n += k;
     }
+    va_end(ap);
     line[n++] = '\n';
-    return n;
-}
-
-void pmt_say(const char *first, ...)
-{
-    char line[PMT_SAY_MAX];
-    va_list ap;
-    va_start(ap, first);
-    size_t n = pmt_say_vformat(line, sizeof line, first, ap);
-    va_end(ap);
-    ssize_t rc;
-    do
-        rc = write(2, line, n);
-    while (rc < 0 && errno == EINTR);
-}
-
-void pmt_say_raw(const char *first, ...)
-{
-    char line[PMT_SAY_MAX];
-    va_list ap;
-    va_start(ap, first);
-    size_t n = pmt_say_vformat(line, sizeof line, first, ap);
-    va_end(ap);
     while (pmt_sys3(SYS_write, 2, line, n) == -EINTR)
         ;
 }
@@ -73,12 +50,13 @@ void pmt_say_raw(const char *first, ...)
 int pmt_write_all(int fd, const char *buf, size_t len, off_t off)
 {
     for (size_t done = 0; done < len;) {
-        ssize_t rc = off >= 0 ? pwrite(fd, buf + done, len - done, off + (off_t)done)
-                              : write(fd, buf + done, len - done);
-        if (rc < 0 && errno == EINTR)
+        long rc = off >= 0 ? pmt_sys6(SYS_pwrite64, fd, (long)(buf + done), (long)(len - done),
+                                      (long)(off + (off_t)done), 0, 0)
+                           : pmt_sys3(SYS_write, fd, buf + done, len - done);
+        if (rc == -EINTR)
             continue;
         if (rc <= 0)
-            return rc < 0 ? errno : ENOSPC;
+            return rc < 0 ? (int)-rc : ENOSPC;
         done += (size_t)rc;
     }
     return 0;
@@ -118,7 +96,7 @@ static void tl_async_fail(void *ctx, int err)
     lg->werr = err;
     if (!pmt_log_failed) {
         pmt_log_failed = 1;
-        pmt_say_raw("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
+        pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
 

@@ -8,7 +8,6 @@
 #ifndef PMT_TRACELOG_H
 #define PMT_TRACELOG_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -158,23 +157,18 @@ extern volatile int pmt_log_failed;
  * handler must then leave the buffers alone. */
 extern volatile int pmt_log_writing;
 
-/* Writes all of buf: write(), or pwrite() at off when off >= 0. Retries
- * EINTR. Returns 0, or the errno value of the failure (ENOSPC for a write
- * that wrote nothing). */
+/* Writes all of buf: write(), or pwrite() at off when off >= 0, by raw
+ * system call (errno untouched: usable on the agent's threads glibc does
+ * not know, rawthread.h). Retries EINTR. Returns 0, or the errno value of
+ * the failure (ENOSPC for a write that wrote nothing). */
 int pmt_write_all(int fd, const char *buf, size_t len, off_t off);
 /* strerror's text without strerror's allocation. */
 const char *pmt_errtext(int err);
 
 /* One line on stderr: "pymemtrace: " + the NULL-terminated list of pieces +
- * "\n", in one write(2), without stdio or malloc. */
+ * "\n", in one write(2) made by raw system call, without stdio, malloc or
+ * errno: usable on the agent's threads glibc does not know (rawthread.h)
+ * and in a signal handler. */
 void pmt_say(const char *first, ...);
-
-/* pmt_say's line into line[cap] (cap >= 16), without writing it: for code
- * that may not call write(2) through glibc (rawthread.h). Returns its length. */
-#define PMT_SAY_MAX 2048
-size_t pmt_say_vformat(char *line, size_t cap, const char *first, va_list ap);
-
-/* pmt_say by raw system call, for a thread glibc does not know (rawthread.h). */
-void pmt_say_raw(const char *first, ...);
 
 #endif

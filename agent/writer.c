@@ -3,17 +3,16 @@
  *
  * The thread is a rawthread (rawthread.h), one glibc does not know, so that
  * the program's malloc keeps its single-thread paths while every event is
- * logged. What it runs keeps that header's rules: pwrite by raw system
- * call, the failure said by pmt_say_raw, no errno, no semaphore. Its sleep
+ * logged. What it runs keeps that header's rules: pmt_write_all's raw
+ * pwrite, the failure said by pmt_say, no errno, no semaphore. Its sleep
  * is a futex wait on wr_signal, which the producer bumps with each job and
  * wakes only when the writer said it sleeps. */
 #include "agent/writer.h"
 
 #include "agent/rawthread.h"
 #include "agent/rss.h"
+#include "agent/tracelog.h"
 
-#include <errno.h>
-#include <sys/syscall.h>
 #include <time.h>
 
 #define WR_QUEUE 16
@@ -41,36 +40,12 @@ static int wr_running;
 static int wr_stop;      /* asks the writer to end, once the queue is empty */
 static int wr_signal;    /* bumped by the producer: a futex word */
 static int wr_sleeping;  /* the writer is about to wait on wr_signal */
-static int wr_ready;
 
 static void wr_write(const struct wr_job *j)
 {
-    size_t done = 0;
-    while (done < j->len) {
-        long rc = pmt_sys6(SYS_pwrite64, j->fd, (long)(j->buf + done), (long)(j->len - done),
-                           (long)(j->off + (off_t)done), 0, 0);
-        if (rc == -EINTR)
-            continue;
-        if (rc <= 0) {
-            j->fail(j->ctx, rc < 0 ? (int)-rc : ENOSPC);
-            break;
-        }
-        done += (size_t)rc;
-    }
-}
-
-/* The writer's own memory settles before its creator returns: its stack is
- * touched to the depth it will ever use, then the creator raises
- * pmt_rss_dirty. Creating a thread moves RSS partly without a page fault
- * the rings count (measured: a page, now and then, with PYMEMTRACE_RSS=
- * check), so it must not happen at an unknown later moment. */
-static void wr_settle(void)
-{
-    volatile char depth[WR_STACK_USED];
-    for (size_t i = 0; i < sizeof depth; i += 512)
-        depth[i] = 0;
-    __atomic_store_n(&wr_ready, 1, __ATOMIC_RELEASE);
-    rawthread_wake(&wr_ready);
+    int err = pmt_write_all(j->fd, j->buf, j->len, j->off);
+    if (err)
+        j->fail(j->ctx, err);
 }
 
 /* Sleeps until the producer bumps wr_signal. The producer bumps, then reads
@@ -90,7 +65,6 @@ static void wr_sleep(void)
 static int wr_main(void *arg)
 {
     (void)arg;
-    wr_settle();
     for (;;) {
         unsigned tail = __atomic_load_n(&wr_tail, __ATOMIC_RELAXED);
         if (tail == __atomic_load_n(&wr_head, __ATOMIC_ACQUIRE)) {
@@ -122,13 +96,14 @@ static void wr_pause(void)
 static int wr_start(void)
 {
     wr_stop = 0;
-    wr_ready = 0;
     wr_sleeping = 0;
-    if (rawthread_start(&wr_thread, wr_main, NULL, WR_STACK) != 0)
+    /* Its memory settles before this returns (rawthread_start): creating a
+     * thread moves RSS partly without a page fault the rings count
+     * (measured: a page, now and then, with PYMEMTRACE_RSS=check), so it
+     * must not happen at an unknown later moment. */
+    if (rawthread_start(&wr_thread, wr_main, NULL, WR_STACK, WR_STACK_USED) != 0)
         return -1;
     wr_running = 1;
-    while (!__atomic_load_n(&wr_ready, __ATOMIC_ACQUIRE))
-        rawthread_wait(&wr_ready, 0, rawthread_clock_ns(CLOCK_MONOTONIC) + 100000000LL);
     pmt_rss_dirty = 1;
     return 0;
 }

@@ -233,9 +233,7 @@ void shim_keep_calls_generic(const struct pmt_shim *s, void *frame)
     pmt_obj *func = *(pmt_obj **)((char *)frame + s->layout.eval_func);
     if (!func || shim_type_of(func) != s->api.function_type)
         return;
-    /* func_version follows the vectorcall pointer (3.11-3.13). */
-    ptrdiff_t off = *(const ptrdiff_t *)((const char *)s->api.function_type + 7 * sizeof(void *));
-    uint32_t *version = (uint32_t *)((char *)func + off + sizeof(void *));
+    uint32_t *version = (uint32_t *)((char *)func + shim_function_vectorcall_offset(s) + sizeof(void *));
     if (*version < 0x80000000u && next != 0)
         *version = next++;
 }

@@ -278,13 +278,18 @@ static inline pmt_obj *shim_eval_globals(const struct pmt_shim *s, const void *f
     return *(pmt_obj *const *)((const char *)frame + s->layout.eval_globals);
 }
 
-/* A function object's vectorcall pointer: at the offset PyFunction_Type
- * says (tp_vectorcall_offset, the eighth word of a type object, 3.8+), as
- * PyVectorcall_Function reads it. */
+/* Where a function object keeps its vectorcall pointer: the offset
+ * PyFunction_Type says (tp_vectorcall_offset, the eighth word of a type
+ * object, 3.8+), as PyVectorcall_Function reads it. func_version, a
+ * uint32_t, follows it (3.11-3.13). */
+static inline ptrdiff_t shim_function_vectorcall_offset(const struct pmt_shim *s)
+{
+    return *(const ptrdiff_t *)((const char *)s->api.function_type + 7 * sizeof(void *));
+}
+
 static inline pmt_vectorcall_fn shim_function_vectorcall(const struct pmt_shim *s, pmt_obj *func)
 {
-    ptrdiff_t off = *(const ptrdiff_t *)((const char *)s->api.function_type + 7 * sizeof(void *));
-    return *(pmt_vectorcall_fn *)((char *)func + off);
+    return *(pmt_vectorcall_fn *)((char *)func + shim_function_vectorcall_offset(s));
 }
 
 /* Keeps a function from being called inline by a specialised instruction

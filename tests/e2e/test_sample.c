@@ -193,13 +193,14 @@ E2E_TESTS_SUPPORTED(sample, glibc_single_threaded, run_single_threaded, NULL)
  * writer's (every-event logs). Checked on the built agent: every function
  * reached by direct calls and jumps from each thread's body, and every call
  * out of the library, which must be one of the pure ones below. The
- * writer's one indirect call is its failure callback, tracelog's
- * tl_async_fail, followed as a root of its own. */
+ * indirect calls are rawthread's start (rt_run) into those bodies and the
+ * writer's failure callback, tracelog's tl_async_fail: each target is
+ * followed as a root of its own. */
 
 static const char *const pure_imports[] = {"memcpy", "memmove", "memset", "strlen", "strnlen", "strcspn",
                                            "strrchr", "strstr", "strerrordesc_np", NULL};
-static const char *const thread_roots[] = {"sm_main", "wr_main", "tl_async_fail", NULL};
-static const char *const may_call_indirectly[] = {"wr_main", "wr_write", NULL};
+static const char *const thread_roots[] = {"rt_run", "sm_main", "wr_main", "tl_async_fail", NULL};
+static const char *const may_call_indirectly[] = {"rt_run", "wr_main", "wr_write", NULL};
 
 struct fn_calls {
     char name[128];

@@ -4,6 +4,7 @@
  * pthread_atfork prepare handler, so with warnings shown (-W default) the
  * program's stderr stays empty. The writer is a thread glibc does not know,
  * so that glibc keeps its single-thread paths. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,6 +35,32 @@ static void run_fork_busy(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(writer, fork_while_writing, run_fork_busy, NULL)
 
+/* prog (python -c) with every event profiled, quietly; it must succeed. */
+static struct pmt_run_result run_every_event(const struct pmt_python *py, const char *dir, const char *prog)
+{
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, "-c", prog),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                "PYMEMTRACE_QUIET=1"),
+                .timeout_s = E2E_TIMEOUT,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    return r;
+}
+
+/* The one log in dir, checked as every log is. */
+static const struct pmt_logfile *the_complete_log(const char *dir)
+{
+    struct pmt_logset *set = calloc(1, sizeof *set);
+    pmt_logset_load(dir, set);
+    cr_assert_eq(set->n, 1, "one log expected in %s", dir);
+    e2e_check_log(&set->files[0], NULL, 0);
+    return &set->files[0];
+}
+
 /* The writer is a thread glibc does not know (agent/rawthread.h): with
  * every event logged, glibc still takes the process for single-threaded
  * (its malloc keeps its lock-free paths) while the kernel counts the
@@ -50,25 +77,13 @@ static void run_single_threaded(const struct pmt_python *py, const void *arg)
                        "total = sum(len(str(i)) for i in range(200000))\n"
                        "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
                        "print('glibc_single=%d threads=%s' % (ord(flag.value), threads))\n";
-    struct pmt_run_result r;
-    pmt_run(&(struct pmt_run_opts){
-                .argv = PMT_LIST(py->path, "-c", prog),
-                .cwd = dir,
-                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_D_RSS_TRIGGER=0",
-                                "PYMEMTRACE_QUIET=1"),
-                .timeout_s = E2E_TIMEOUT,
-            },
-            &r);
-    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_run_result r = run_every_event(py, dir, prog);
     cr_assert(strstr(r.out, "glibc_single=1 threads=2\n") != NULL,
               "expected glibc to see one thread while the kernel runs two (the writer's)\n%s",
               pmt_run_describe(&r));
-    struct pmt_logset set;
-    pmt_logset_load(dir, &set);
-    cr_assert_eq(set.n, 1, "one log expected in %s", dir);
-    e2e_check_log(&set.files[0], NULL, 0);
-    cr_assert(set.files[0].log->n > 200000, "%s: %zu lines, every event of 200,000 calls expected",
-              set.files[0].path, set.files[0].log->n);
+    const struct pmt_logfile *log = the_complete_log(dir);
+    cr_assert(log->log->n > 200000, "%s: %zu lines, every event of 200,000 calls expected", log->path,
+              log->log->n);
 }
 
 E2E_TESTS_SUPPORTED(writer, glibc_single_threaded, run_single_threaded, NULL)
@@ -92,22 +107,10 @@ static void run_setuid(const struct pmt_python *py, const void *arg)
                        "        if l.startswith(('Uid:', 'Gid:')): ids.update(l.split()[1:4])\n"
                        "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
                        "print('task_ids=%s threads=%s' % (','.join(sorted(ids)), threads))\n";
-    struct pmt_run_result r;
-    pmt_run(&(struct pmt_run_opts){
-                .argv = PMT_LIST(py->path, "-c", prog),
-                .cwd = dir,
-                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_D_RSS_TRIGGER=0",
-                                "PYMEMTRACE_QUIET=1"),
-                .timeout_s = E2E_TIMEOUT,
-            },
-            &r);
-    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_run_result r = run_every_event(py, dir, prog);
     cr_assert(strstr(r.out, "task_ids=65534 threads=2\n") != NULL,
               "expected every thread, the writer's too, to be nobody's after setresuid\n%s", pmt_run_describe(&r));
-    struct pmt_logset set;
-    pmt_logset_load(dir, &set);
-    cr_assert_eq(set.n, 1, "one log expected in %s", dir);
-    e2e_check_log(&set.files[0], NULL, 0);
+    the_complete_log(dir);
 }
 
 E2E_TESTS_SUPPORTED(writer, setuid_drops_every_thread, run_setuid, NULL)
