@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/forward.h"
 #include "agent/function.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
@@ -41,6 +42,16 @@ __attribute__((visibility("hidden"))) volatile unsigned char pmt_dlsym_watch = 1
 
 typedef void (*en_exit_fn)(int) __attribute__((noreturn));
 static en_exit_fn en_real_exit;
+static void en_resolve_forwards(void);
+
+/* The next definition, read from the loaded objects' symbol tables: never
+ * dlsym here, which these functions may be called from inside (forward.h
+ * tells the heap corruption that came of it). */
+static void *en_next(const char *name)
+{
+    return fw_next(name);
+}
+
 static int en_wanted;          /* PYMEMTRACE is set: look for Python */
 static int en_attached;        /* a Python was found and dealt with */
 static int en_cfg_rc;
@@ -53,7 +64,9 @@ static void en_resolve_dlsym(void)
     if (pmt_real_dlsym)
         return;
     /* Not dlsym(RTLD_NEXT, "dlsym"): that call would come back here. */
-    void *p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+    void *p = fw_next("dlsym");
+    if (!p)
+        p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
     if (!p)
         p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
     pmt_real_dlsym = p;
@@ -222,7 +235,8 @@ __attribute__((constructor)) static void en_init(void)
 {
     rss_clock_init();
     en_resolve_dlsym();
-    en_real_exit = (en_exit_fn)en_lookup(RTLD_NEXT, "_exit");
+    en_resolve_forwards();
+    en_real_exit = (en_exit_fn)en_next("_exit");
     const char *modes = getenv("PYMEMTRACE");
     if (!modes || !*modes || !pmt_real_dlsym) {
         pmt_dlsym_watch = 0; /* inert: nothing at all happens */
@@ -254,19 +268,6 @@ __attribute__((visibility("default"), noreturn)) void _exit(int status)
  * library's) and then says RSS may have moved. Before the real function is
  * known (a call from another library's constructor), the unmap family falls
  * back to the system call itself. */
-
-static __thread int en_resolving __attribute__((tls_model("initial-exec")));
-
-static void *en_next(const char *name)
-{
-    if (en_resolving)
-        return NULL;
-    en_resolving = 1;
-    en_resolve_dlsym();
-    void *p = pmt_real_dlsym ? en_lookup(RTLD_NEXT, name) : NULL;
-    en_resolving = 0;
-    return p;
-}
 
 #define EN_REAL(name) (en_real_##name ? en_real_##name : (en_real_##name = en_next(#name)))
 
@@ -519,6 +520,52 @@ __attribute__((visibility("default"))) void *realloc(void *p, size_t n)
         return q;
     }
     return en_real_realloc(p, n);
+}
+
+/* Every forwarder's next definition, in the constructor, so that the calls
+ * find it in place. fw_next answers for glibc and ordinary preloads; what it
+ * cannot (an IFUNC outside x86-64) dlsym can here, where no libdl call is
+ * in progress on this thread. A call before the constructor (from another
+ * library's) resolves its own through fw_next, which is safe anywhere. */
+#define EN_RESOLVE(name)                                                       \
+    do {                                                                       \
+        if (!en_real_##name)                                                   \
+            en_real_##name = en_next(#name);                                   \
+        if (!en_real_##name && pmt_real_dlsym) {                               \
+            en_real_##name = en_lookup(RTLD_NEXT, #name);                      \
+            missed = 1;                                                        \
+        }                                                                      \
+    } while (0)
+
+static void en_resolve_forwards(void)
+{
+    int missed = 0;
+    EN_RESOLVE(munmap);
+    EN_RESOLVE(madvise);
+    EN_RESOLVE(posix_madvise);
+    EN_RESOLVE(mmap);
+    EN_RESOLVE(mmap64);
+    EN_RESOLVE(mremap);
+    EN_RESOLVE(mlock);
+    EN_RESOLVE(mlockall);
+    EN_RESOLVE(malloc_trim);
+    EN_RESOLVE(shmdt);
+    EN_RESOLVE(free);
+    EN_RESOLVE(realloc);
+    EN_RESOLVE(pthread_create);
+    EN_RESOLVE(pthread_exit);
+    EN_RESOLVE(setuid);
+    EN_RESOLVE(setgid);
+    EN_RESOLVE(seteuid);
+    EN_RESOLVE(setegid);
+    EN_RESOLVE(setreuid);
+    EN_RESOLVE(setregid);
+    EN_RESOLVE(setresuid);
+    EN_RESOLVE(setresgid);
+    EN_RESOLVE(setgroups);
+    EN_RESOLVE(initgroups);
+    if (missed)
+        dlerror(); /* a failed lookup must leave no error for the program */
 }
 
 /* dl_iterate_phdr: 1 when an object loaded before the agent (the
