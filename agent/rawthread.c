@@ -2,6 +2,8 @@
 #include "agent/rawthread.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,6 +18,14 @@
 #endif
 
 #define RT_GUARD 4096
+/* A thread block of its own above the stack (rawthread.h): the zeroed room
+ * below the thread pointer, where initial-exec TLS lives, then the TCB. */
+#if PMT_RAWTHREAD_NATIVE
+#define RT_TLS_ROOM (64 * 1024)
+#define RT_TLS_SIZE (RT_TLS_ROOM + 4096)
+#else
+#define RT_TLS_SIZE 0
+#endif
 #define PMT_STR_(x) #x
 #define PMT_STR(x) PMT_STR_(x)
 
@@ -93,8 +103,10 @@ static __attribute__((noinline)) void rt_settle(size_t settle)
         depth[i] = 0;
 }
 
-/* The new thread's first C frame: settle, say so, run. */
-static int rt_run(void *p)
+/* The new thread's first C frame: settle, say so, run. Called from the
+ * clone trampoline below. */
+__attribute__((visibility("hidden"), used)) int rt_run(void *p);
+int rt_run(void *p)
 {
     struct pmt_rawthread *t = p;
     rt_settle(t->settle);
@@ -113,7 +125,8 @@ static void rt_wait_ready(struct pmt_rawthread *t)
 static int rt_prepare(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size,
                       size_t settle)
 {
-    *t = (struct pmt_rawthread){.fn = fn, .arg = arg, .settle = settle, .size = stack_size + RT_GUARD};
+    *t = (struct pmt_rawthread){.fn = fn, .arg = arg, .settle = settle,
+                                .size = RT_GUARD + stack_size + RT_TLS_SIZE};
     t->stack = rt_map_stack(t->size);
     return t->stack ? 0 : ENOMEM;
 }
@@ -122,13 +135,14 @@ static int rt_prepare(struct pmt_rawthread *t, int (*fn)(void *), void *arg, siz
 
 /* clone(2) with the new thread's first frame made here, since it starts on
  * its own stack and cannot return into the C caller's frame. In: rdi flags,
- * rsi stack top, rdx parent tid word, rcx child tid word, r8 fn, r9 arg.
- * Returns the new thread's id or -errno in the caller; the new thread calls
- * fn(arg) and ends with exit(2) (that thread only), which clears the child
- * tid word and wakes its futex. The CFI marks the new thread's first frame
- * as the outermost one, for debuggers and profilers. */
-int pmt_rawthread_clone(unsigned long flags, void *stack_top, int *ptid, int *ctid,
-                        int (*fn)(void *), void *arg);
+ * rsi stack top, rdx parent tid word, rcx child tid word, r8 the thread
+ * pointer (CLONE_SETTLS), r9 the struct pmt_rawthread. Returns the new
+ * thread's id or -errno in the caller; the new thread calls rt_run(t) and
+ * ends with exit(2) (that thread only), which clears the child tid word and
+ * wakes its futex. The CFI marks the new thread's first frame as the
+ * outermost one, for debuggers and profilers. */
+int pmt_rawthread_clone(unsigned long flags, void *stack_top, int *ptid, int *ctid, void *tls,
+                        struct pmt_rawthread *t);
 __asm__(".text\n"
         ".p2align 4\n"
         ".globl pmt_rawthread_clone\n"
@@ -138,10 +152,9 @@ __asm__(".text\n"
         ".cfi_startproc\n"
         "    and $-16, %rsi\n"
         "    sub $16, %rsi\n"
-        "    mov %r8, (%rsi)\n"
+        "    movq $0, (%rsi)\n"
         "    mov %r9, 8(%rsi)\n"
         "    mov %rcx, %r10\n"
-        "    xor %r8d, %r8d\n"
         "    mov $" PMT_STR(SYS_clone) ", %eax\n"
         "    syscall\n"
         "    test %rax, %rax\n"
@@ -152,13 +165,45 @@ __asm__(".text\n"
         "    xor %ebp, %ebp\n"
         "    pop %rax\n"
         "    pop %rdi\n"
-        "    call *%rax\n"
+        "    call rt_run\n"
         "    mov %eax, %edi\n"
         "    mov $" PMT_STR(SYS_exit) ", %eax\n"
         "    syscall\n"
         "    ud2\n"
         ".cfi_endproc\n"
         ".size pmt_rawthread_clone, .-pmt_rawthread_clone\n");
+
+/* x86-64's thread control block as glibc lays it out (tcbhead_t) and as
+ * the compiler's stack protector reads it: the fields a thread pointer must
+ * offer. */
+struct rt_tcb {
+    void *tcb;                 /* %fs:0, the block's own address */
+    void *dtv;
+    void *self;
+    int multiple_threads;
+    int gscope_flag;
+    uintptr_t sysinfo;
+    uintptr_t stack_guard;     /* %fs:0x28 */
+    uintptr_t pointer_guard;   /* %fs:0x30 */
+};
+_Static_assert(offsetof(struct rt_tcb, stack_guard) == 0x28, "the stack protector's offset");
+
+/* The new thread's own thread block, at the top of its mapping: it shares
+ * nothing with the thread that starts it, which may end first (glibc then
+ * unmaps or reuses that thread's stack, TCB included). It carries the
+ * starting thread's stack and pointer guards, so that code built with a
+ * stack protector runs on it; everything below it is zeroed and its own. */
+static void *rt_tls_block(struct pmt_rawthread *t)
+{
+    struct rt_tcb *tcb = (struct rt_tcb *)((char *)t->stack + t->size - 4096);
+    uintptr_t guard, pointer_guard;
+    __asm__("mov %%fs:0x28, %0" : "=r"(guard));
+    __asm__("mov %%fs:0x30, %0" : "=r"(pointer_guard));
+    *tcb = (struct rt_tcb){.tcb = tcb, .self = tcb, .multiple_threads = 1,
+                           .stack_guard = guard, .pointer_guard = pointer_guard};
+    t->tls = tcb;
+    return tcb;
+}
 
 int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_t stack_size,
                     size_t settle)
@@ -171,9 +216,10 @@ int rawthread_start(struct pmt_rawthread *t, int (*fn)(void *), void *arg, size_
     uint64_t all = ~(uint64_t)0, old = 0;
     pmt_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, sizeof all, 0, 0);
     const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-                                CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
-    int rc = pmt_rawthread_clone(flags, (char *)t->stack + t->size, &t->tid, &t->tid,
-                                 rt_run, t);
+                                CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+                                CLONE_CHILD_CLEARTID;
+    void *tls = rt_tls_block(t);
+    int rc = pmt_rawthread_clone(flags, (char *)tls - RT_TLS_ROOM, &t->tid, &t->tid, tls, t);
     pmt_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof old, 0, 0);
     if (rc < 0) {
         munmap(t->stack, t->size);

@@ -13,8 +13,14 @@
  *   malloc, stdio, localtime, open/read/write wrappers, syscall()): only the
  *   raw system calls below and pure functions (string and memory functions,
  *   the agent's formatters);
- * - it shares the starting thread's thread pointer (its TLS), which it only
- *   reads (the stack protector's guard);
+ * - it has a thread pointer of its own (CLONE_SETTLS): a block above its
+ *   stack with the fields x86-64 code expects at %fs:0 (the block itself)
+ *   and %fs:0x28 (the stack protector's guard, copied from the starting
+ *   thread) and zeroed room below, so that it depends on no other thread's
+ *   memory: the thread that starts it (the writer is started by whichever
+ *   Python thread fills a buffer) may end first, and glibc then unmaps or
+ *   reuses that thread's block. No TLS variable may be used: the room is
+ *   not the program's TLS, only a place where a stray access harms no one;
  * - every signal is blocked on it, from its first instruction;
  * - it must not outlive what it uses: rawthread_join waits for its end.
  *
@@ -63,6 +69,7 @@ struct pmt_rawthread {
     int (*fn)(void *);
     void *arg;
     void *impl;  /* the pthread where there is no native implementation */
+    void *tls;   /* its thread pointer (native: inside the stack mapping) */
 };
 
 /* Starts fn(arg) on a new thread with a stack of stack_size bytes and every
