@@ -66,6 +66,12 @@ static inline void pmt_write_end(void)
  * GIL held; the caller keeps any pending exception of the program's aside. */
 pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg);
 
+/* install.c: threading's hooks for threads started later, once the program
+ * has imported threading (the agent never imports it). GIL held. */
+void pmt_hook_threading(void);
+/* Whether pthread_create must call pmt_hook_threading first. */
+int pmt_threading_pending(void);
+
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);
 void pmt_finish(int python_usable);  /* LAST/EOF on every log, STOP on the sampler's; idempotent */

@@ -411,6 +411,14 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
 {
     if (!EN_REAL(pthread_create))
         return EAGAIN;
+    /* Thread.start comes here with the GIL held before the new thread runs
+     * Python: threading's hooks must be in place by then (install.c). */
+    if (en_wanted && pmt_threading_pending() && pmt.py.api.PyGILState_Check &&
+        pmt.py.api.PyGILState_Check()) {
+        pmt_busy++;
+        pmt_hook_threading();
+        pmt_busy--;
+    }
     struct en_start *start = en_wanted ? malloc(sizeof *start) : NULL;
     int rc;
     if (start) {

@@ -74,11 +74,21 @@ static void in_set_all_threads(int log, pmt_tracefunc f)
     }
 }
 
-/* ---- threads started later: threading.setprofile / settrace --------------
- * Thread._bootstrap_inner calls sys.setprofile(ours) in the new thread; the
- * first event there reaches this C callable through CPython's Python-level
- * trampoline, which we then replace by the C hook itself and record that
- * first event. */
+/* ---- threads started later: threading's hooks -----------------------------
+ * Thread._bootstrap_inner calls sys.setprofile(threading._profile_hook) (and
+ * settrace with _trace_hook) in each new thread; the first event there
+ * reaches a C callable of ours through CPython's Python-level trampoline,
+ * which we then replace by the C hook itself and record that first event.
+ *
+ * The agent never imports threading itself: a program may depend on being
+ * the one that imports it (CPython's test_threading checks that a thread
+ * started with _thread can be the first to import it, and importing it
+ * early pulled a dozen modules into sys.modules). The two module globals
+ * are set, as threading.setprofile/settrace would set them, once threading
+ * is imported and has defined them: at install when it already is, then at
+ * each import audit event and in pthread_create (which Thread.start reaches
+ * with the GIL held, before the new thread runs any Python) until done. A
+ * hook the program set there itself is left alone. */
 
 static int in_what_of(pmt_obj *name)
 {
@@ -137,10 +147,65 @@ static struct pmt_methoddef in_defs[] = {
     {"_pymemtrace_atexit", (void *)in_atexit, PMT_METH_NOARGS, NULL},
 };
 
+static int in_threading_done;
+
+void pmt_hook_threading(void)
+{
+    static const char *const globals[PMT_NLOGS] = {"_profile_hook", "_trace_hook", NULL};
+    static pmt_obj *fns[PMT_NLOGS];
+    const struct pmt_capi *api = &pmt.py.api;
+    if (in_threading_done || pmt.cfg.function) /* FUNCTION sets hooks per call */
+        return;
+    pmt_obj *mod = api->PyDict_GetItemString(api->PyImport_GetModuleDict(), "threading");
+    pmt_obj *dict = mod ? api->PyModule_GetDict(mod) : NULL;
+    if (!dict) {
+        api->PyErr_Clear();
+        return;
+    }
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (!in_hooks[i] || pmt.logs[i].state != PMT_LOG_OPEN)
+            continue;
+        if (!api->PyDict_GetItemString(dict, globals[i]))
+            return; /* still being imported: the globals come after its own imports */
+    }
+    in_threading_done = 1;
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (!in_hooks[i] || pmt.logs[i].state != PMT_LOG_OPEN)
+            continue;
+        if (api->PyDict_GetItemString(dict, globals[i]) != api->none)
+            continue; /* the program's own */
+        if (!fns[i])
+            fns[i] = api->PyCFunction_NewEx(&in_defs[i], NULL, NULL);
+        if (!fns[i] || api->PyDict_SetItemString(dict, globals[i], fns[i]) != 0)
+            api->PyErr_Clear();
+    }
+}
+
+int pmt_threading_pending(void)
+{
+    return !in_threading_done && pmt.active && !pmt.cfg.function && !pmt_busy &&
+           getpid() == pmt.owner;
+}
+
+/* Whether a module the agent imported may leave sys.modules again, so that
+ * the program does not see it imported: builtin modules whose state is the
+ * interpreter's, which a later import of the program's own finds again (gc;
+ * atexit from 3.10, whose callbacks lived in the module's state before and
+ * would be lost to a second import). */
+static int in_may_forget(const char *module)
+{
+    return strcmp(module, "gc") == 0 ||
+           (strcmp(module, "atexit") == 0 && pmt.py.version.minor >= 10);
+}
+
 pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg)
 {
     const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *modules = api->PyImport_GetModuleDict();
+    int had = api->PyDict_GetItemString(modules, module) != NULL;
     pmt_obj *mod = api->PyImport_ImportModule(module);
+    if (mod && !had && in_may_forget(module) && api->PyDict_DelItemString(modules, module) != 0)
+        api->PyErr_Clear();
     pmt_obj *fn = mod ? api->PyObject_GetAttrString(mod, attr) : NULL;
     pmt_obj *res = !fn ? NULL
                    : arg ? api->PyObject_CallFunctionObjArgs(fn, arg, NULL)
@@ -165,6 +230,13 @@ static int in_call_with(const char *module, const char *attr, struct pmt_methodd
     if (res)
         api->Py_DecRef(res);
     return res ? 0 : -1;
+}
+
+/* Our atexit callback, registered before any of the program's, so that it
+ * runs last of them. */
+static void in_register_atexit(void)
+{
+    in_call_with("atexit", "register", &in_defs[2]);
 }
 
 /* ---- SIGTERM ---------------------------------------------------------------
@@ -301,7 +373,7 @@ static void in_install(void)
         return;
     /* The Python-level calls first, so that none of them is logged: the
      * first event of a log belongs to the program. */
-    in_call_with("atexit", "register", &in_defs[2]);
+    in_register_atexit();
     if (!any)
         return;
     if (pmt.cfg.function) {
@@ -311,11 +383,7 @@ static void in_install(void)
             in_watch_sigterm();
         return;
     }
-    for (int i = 0; i < PMT_NLOGS; i++) {
-        if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
-            in_call_with("threading", i == PMT_LOG_PROFILE ? "setprofile" : "settrace",
-                         &in_defs[i]);
-    }
+    pmt_hook_threading();
     pmt.active = 1;
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
@@ -433,6 +501,12 @@ int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
     if (__builtin_expect(pmt.installed, 1)) {
         if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
             in_before_exec();
+        if (!in_threading_done && pmt.active &&
+            (strcmp(event, "import") == 0 || strncmp(event, "_thread.start_", 14) == 0)) {
+            pmt_busy++;
+            pmt_hook_threading();
+            pmt_busy--;
+        }
         if (pmt.cfg.modes & PMT_MODE_REFTRACE) {
             pmt_busy++;
             rt_poll();

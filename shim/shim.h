@@ -83,6 +83,9 @@ struct pmt_capi {
     long (*PyLong_AsLong)(pmt_obj *o);
     pmt_obj *(*PyImport_GetModuleDict)(void);
     pmt_obj *(*PyDict_GetItemString)(pmt_obj *d, const char *key);
+    int (*PyDict_SetItemString)(pmt_obj *d, const char *key, pmt_obj *item);
+    int (*PyDict_DelItemString)(pmt_obj *d, const char *key);
+    pmt_obj *(*PyModule_GetDict)(pmt_obj *module);
     int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
     /* reference tracing, 3.13's frames (optional: 3.13+) */
     int (*PyRefTracer_SetTracer)(pmt_reftracer f, void *data);
