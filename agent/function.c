@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/selfcheck.h"
 #include "agent/reftrace.h"
 #include "agent/rss.h"
 #include "agent/writer.h"
@@ -53,7 +54,8 @@ static const char *const fn_names[FN_NLOGS] = {"profile", "trace", "reftrace"};
 static const unsigned fn_modes[FN_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE, PMT_MODE_REFTRACE};
 /* reftrace has no per-thread hook: the tracer (reftrace.c) is set for the
  * outermost call */
-static const pmt_tracefunc fn_hooks[FN_NLOGS] = {pmt_profile_hook, pmt_trace_hook, NULL};
+/* The hook of each log (selfcheck.h: the checked ones with PYMEMTRACE_CHECK). */
+#define fn_hooks(i) chk_hook(i)
 
 static struct fs_spec fn_spec;
 static void *fn_prev;          /* the evaluation function ours replaced, called by ours */
@@ -225,12 +227,12 @@ static void fn_set_hooks(int on)
     pmt_busy++; /* PyEval_SetProfile raises an audit event */
     api->PyErr_Fetch(&et, &ev, &etb);
     for (int i = 0; i < FN_NLOGS; i++) {
-        if (!fn_mode_on(i) || !fn_hooks[i])
+        if (!fn_mode_on(i) || !fn_hooks(i))
             continue;
         if (i == 0)
-            api->PyEval_SetProfile(on ? fn_hooks[i] : NULL, NULL);
+            api->PyEval_SetProfile(on ? fn_hooks(i) : NULL, NULL);
         else
-            api->PyEval_SetTrace(on ? fn_hooks[i] : NULL, NULL);
+            api->PyEval_SetTrace(on ? fn_hooks(i) : NULL, NULL);
     }
     api->PyErr_Clear();
     api->PyErr_Restore(et, ev, etb);

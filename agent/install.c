@@ -24,11 +24,13 @@
 #include "agent/reftrace.h"
 #include "agent/rss.h"
 #include "agent/sampler.h"
+#include "agent/selfcheck.h"
 #include "agent/writer.h"
 
 __thread int pmt_busy __attribute__((tls_model("initial-exec")));
 
-static const pmt_tracefunc in_hooks[PMT_NLOGS] = {pmt_profile_hook, pmt_trace_hook, NULL};
+/* The hook of each log (selfcheck.h: the checked ones with PYMEMTRACE_CHECK). */
+#define in_hooks(log) chk_hook(log)
 static const unsigned in_modes[PMT_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE,
                                              PMT_MODE_REFTRACE};
 
@@ -106,7 +108,7 @@ static int in_what_of(pmt_obj *name)
 static pmt_obj *in_first_event(int log, pmt_obj *args)
 {
     if (!pmt_busy) {
-        in_set_current(log, in_hooks[log]);
+        in_set_current(log, in_hooks(log));
         if (pmt.active && !pmt_log_failed) {
             pmt_obj *frame = pmt.py.api.PyTuple_GetItem(args, 0);
             pmt_obj *what = pmt.py.api.PyTuple_GetItem(args, 1);
@@ -163,14 +165,14 @@ void pmt_hook_threading(void)
         return;
     }
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (!in_hooks[i] || pmt.logs[i].state != PMT_LOG_OPEN)
+        if (!in_hooks(i) || pmt.logs[i].state != PMT_LOG_OPEN)
             continue;
         if (!api->PyDict_GetItemString(dict, globals[i]))
             return; /* still being imported: the globals come after its own imports */
     }
     in_threading_done = 1;
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (!in_hooks[i] || pmt.logs[i].state != PMT_LOG_OPEN)
+        if (!in_hooks(i) || pmt.logs[i].state != PMT_LOG_OPEN)
             continue;
         if (api->PyDict_GetItemString(dict, globals[i]) != api->none)
             continue; /* the program's own */
@@ -321,6 +323,18 @@ void pmt_info_for_thread(uint32_t tid)
     pmt_set_info(in_rss_source, tid);
 }
 
+/* PYMEMTRACE_CHECK: each log ends with the self-check's summary. */
+static void in_log_ending(struct pmt_log *lg)
+{
+    char text[320];
+    chk_log_ending(lg);
+    chk_summary(text, sizeof text);
+    if (lg->ref)
+        tracelog_ref_msg(lg, "MSG", pmt_clock_us(), text);
+    else
+        tracelog_msg(lg, pmt_clock_us(), text);
+}
+
 static void in_install(void)
 {
     static const char *const names[PMT_NLOGS] = {"profile", "trace", "reftrace"};
@@ -330,6 +344,10 @@ static void in_install(void)
 
     pmt.installed = 1;
     pmt.owner = getpid();
+    if (pmt.cfg.check) {
+        pmt_log_ending_hook = in_log_ending;
+        pmt_log_closed_hook = chk_log_closed;
+    }
     if (pmt.cfg.modes & (PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE)) {
         char source[320];
         if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
@@ -386,8 +404,8 @@ static void in_install(void)
     pmt_hook_threading();
     pmt.active = 1;
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (in_hooks[i] && pmt.logs[i].state == PMT_LOG_OPEN)
-            in_set_all_threads(i, in_hooks[i]);
+        if (in_hooks(i) && pmt.logs[i].state == PMT_LOG_OPEN)
+            in_set_all_threads(i, in_hooks(i));
     }
     if (pmt.logs[PMT_LOG_REF].state == PMT_LOG_OPEN)
         rt_start(rss_read());
@@ -431,7 +449,7 @@ void pmt_finish(int python_usable)
      * should not pay for a hook that no longer logs. */
     pmt_busy++;
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (in_hooks[i] && (pmt.cfg.modes & in_modes[i]))
+        if (in_hooks(i) && (pmt.cfg.modes & in_modes[i]))
             in_set_all_threads(i, NULL);
     }
     pmt_busy--;

@@ -22,6 +22,8 @@
 
 volatile int pmt_log_failed;
 volatile int pmt_log_writing;
+void (*pmt_log_ending_hook)(struct pmt_log *lg);
+void (*pmt_log_closed_hook)(const struct pmt_log *lg, int fd);
 
 static size_t tl_strlen(const char *s)
 {
@@ -431,6 +433,8 @@ void tracelog_close(struct pmt_log *lg)
 {
     if (lg->state != PMT_LOG_OPEN)
         return;
+    if (pmt_log_ending_hook)
+        pmt_log_ending_hook(lg);
     if (lg->have_first)
         tl_line(lg, "LAST", &lg->prev);
     tl_raw(lg, "EOF", 3);
@@ -441,6 +445,8 @@ void tracelog_close(struct pmt_log *lg)
         if (lg->werr)
             lg->state = PMT_LOG_FAILED;
     }
+    if (pmt_log_closed_hook)
+        pmt_log_closed_hook(lg, lg->fd);
     close(lg->fd);
     lg->fd = -1;
 }

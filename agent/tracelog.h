@@ -151,6 +151,11 @@ void tracelog_flush(struct pmt_log *lg);
  * anything, and open a new log at the next event. */
 void tracelog_forget_after_fork(struct pmt_log *lg);
 
+/* Called, when set, by tracelog_close: as a log ends (lines may still be
+ * written), and after its EOF with the descriptor still open. */
+extern void (*pmt_log_ending_hook)(struct pmt_log *lg);
+extern void (*pmt_log_closed_hook)(const struct pmt_log *lg, int fd);
+
 /* Set when a write failed: the agent stops tracing. */
 extern volatile int pmt_log_failed;
 /* Non-zero while the agent writes a line outside the hot path: a signal

@@ -369,6 +369,12 @@ static enum cfg_result cfg_parse_children(const char *value, struct pmt_config *
     return cfg_parse_bool(value, &out->children, why);
 }
 
+static enum cfg_result cfg_parse_check(const char *value, struct pmt_config *out,
+                                       struct cfg_buf *why)
+{
+    return cfg_parse_bool(value, &out->check, why);
+}
+
 static enum cfg_result cfg_parse_quiet(const char *value, struct pmt_config *out,
                                        struct cfg_buf *why)
 {
@@ -512,6 +518,7 @@ static const struct cfg_setting cfg_table[] = {
      "auto (page-fault events, statm on change), statm (every event) or check (both, compared)"},
     {"PYMEMTRACE_SAMPLE_INTERVAL", cfg_parse_sample_interval,
      "seconds between samples, a decimal number from 0.001 to 86400 such as 0.25"},
+    {"PYMEMTRACE_CHECK", cfg_parse_check, "0 or 1"},
 };
 
 #define CFG_TABLE_LEN (sizeof cfg_table / sizeof cfg_table[0])

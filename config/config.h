@@ -43,6 +43,7 @@ struct pmt_config {
     int native_stack;          /* frames after each NEXT line, 0: none (PMT_NATIVE_MAX at most) */
     int quiet;                 /* 0 or 1 */
     long long sample_interval_ns; /* sample mode: time between samples */
+    int check;                 /* 0 or 1: the agent checks its own invariants (selfcheck.h) */
 };
 
 #define PMT_NATIVE_MAX 64

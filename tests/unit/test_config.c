@@ -30,7 +30,7 @@
     "PYMEMTRACE, PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "          \
     "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "                   \
     "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "      \
-    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL"
+    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK"
 
 /* The whole message for a bad value, from literal pieces. */
 #define BAD(name, value, reason, accepted) \
@@ -667,12 +667,16 @@ Test(config_flags, good_values)
     cr_assert_eq(cfg.quiet, 1);
     cfg = parse_one_ok("PYMEMTRACE_QUIET", "0");
     cr_assert_eq(cfg.quiet, 0);
+    cfg = parse_one_ok("PYMEMTRACE_CHECK", "1");
+    cr_assert_eq(cfg.check, 1);
+    cfg = parse_one_ok("PYMEMTRACE_CHECK", "0");
+    cr_assert_eq(cfg.check, 0);
 }
 
 Test(config_flags, bad_values)
 {
     static const char *const names[] = {"PYMEMTRACE_INCLUDE_BUILTINS", "PYMEMTRACE_CHILDREN",
-                                        "PYMEMTRACE_QUIET"};
+                                        "PYMEMTRACE_QUIET", "PYMEMTRACE_CHECK"};
     static const struct {
         const char *value;
         const char *reason;
@@ -750,8 +754,9 @@ Test(config_all, every_setting)
                  "PYMEMTRACE_FUNCTION=main", "PYMEMTRACE_INCLUDE_BUILTINS=1",
                  "PYMEMTRACE_INCLUDE_TYPES=A,B", "PYMEMTRACE_EXCLUDE_TYPES=C",
                  "PYMEMTRACE_GC_COLLECT_ON_EXIT=-1", "PYMEMTRACE_CHILDREN=0",
-                 "PYMEMTRACE_SAMPLE_INTERVAL=0.5", "pymemtrace_x=1"),
+                 "PYMEMTRACE_SAMPLE_INTERVAL=0.5", "PYMEMTRACE_CHECK=1", "pymemtrace_x=1"),
              &cfg);
+    cr_assert_eq(cfg.check, 1);
     cr_assert_eq(cfg.modes, (unsigned)(PMT_MODE_PROFILE | PMT_MODE_TRACE | PMT_MODE_REFTRACE |
                                        PMT_MODE_SAMPLE));
     cr_assert_eq(cfg.sample_interval_ns, 500000000LL);
@@ -869,7 +874,7 @@ Test(config_unknown, known_list)
               "PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "
               "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "
               "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "
-              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL)");
+              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK)");
     /* Too far from every known name to guess. */
     parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_HEAPSIZE=1"),
               "PYMEMTRACE_HEAPSIZE is not a pymemtrace setting (known: " KNOWN_LIST ")");
