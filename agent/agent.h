@@ -66,11 +66,11 @@ static inline void pmt_write_end(void)
  * GIL held; the caller keeps any pending exception of the program's aside. */
 pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg);
 
-/* install.c: threading's hooks for threads started later, once the program
- * has imported threading (the agent never imports it). GIL held. */
-void pmt_hook_threading(void);
-/* Whether pthread_create must call pmt_hook_threading first. */
-int pmt_threading_pending(void);
+/* install.c: the hooks of threads started since the last call (their
+ * thread states, or threading's module globals; see install.c). GIL held. */
+void pmt_hook_new_threads(void);
+/* Whether there are hooks to give new threads (pthread_create asks). */
+int pmt_new_threads_watched(void);
 
 /* install.c */
 int pmt_audit_hook(const char *event, pmt_obj *args, void *data);

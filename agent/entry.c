@@ -411,12 +411,13 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
 {
     if (!EN_REAL(pthread_create))
         return EAGAIN;
-    /* Thread.start comes here with the GIL held before the new thread runs
-     * Python: threading's hooks must be in place by then (install.c). */
-    if (en_wanted && pmt_threading_pending() && pmt.py.api.PyGILState_Check &&
+    /* Thread.start comes here with the GIL held, after CPython made the new
+     * thread's state and before the thread runs Python: its hooks go in now
+     * (install.c). */
+    if (en_wanted && pmt_new_threads_watched() && pmt.py.api.PyGILState_Check &&
         pmt.py.api.PyGILState_Check()) {
         pmt_busy++;
-        pmt_hook_threading();
+        pmt_hook_new_threads();
         pmt_busy--;
     }
     struct en_start *start = en_wanted ? malloc(sizeof *start) : NULL;

@@ -76,21 +76,51 @@ static void in_set_all_threads(int log, pmt_tracefunc f)
     }
 }
 
-/* ---- threads started later: threading's hooks -----------------------------
- * Thread._bootstrap_inner calls sys.setprofile(threading._profile_hook) (and
- * settrace with _trace_hook) in each new thread; the first event there
- * reaches a C callable of ours through CPython's Python-level trampoline,
- * which we then replace by the C hook itself and record that first event.
+/* ---- threads started later ------------------------------------------------
+ * Where the interpreter has a setter for another thread's hook
+ * (_PyEval_SetProfile: 3.9+; _PyEval_SetTrace: 3.9-3.12), a new thread gets
+ * the C hook on its thread state before it runs any Python: CPython makes a
+ * new thread's state in the thread that starts it, before pthread_create,
+ * so the agent's pthread_create (GIL held) finds it at the head of the
+ * interpreter's list, newer than any it has seen (thread state ids only
+ * grow). Every audit event looks again, for thread states made otherwise
+ * (a C thread's PyGILState_Ensure). This also covers threads started with
+ * _thread.start_new_thread, and leaves threading's module globals alone.
  *
- * The agent never imports threading itself: a program may depend on being
- * the one that imports it (CPython's test_threading checks that a thread
- * started with _thread can be the first to import it, and importing it
- * early pulled a dozen modules into sys.modules). The two module globals
- * are set, as threading.setprofile/settrace would set them, once threading
- * is imported and has defined them: at install when it already is, then at
- * each import audit event and in pthread_create (which Thread.start reaches
- * with the GIL held, before the new thread runs any Python) until done. A
- * hook the program set there itself is left alone. */
+ * It replaces threading's hooks there for a reason: with threading's
+ * _profile_hook/_trace_hook set, every new thread calls sys.setprofile/
+ * settrace, and on 3.10 and 3.11 those keep one process-wide "being
+ * installed" flag (CPython gh-98257, fixed in 3.12): when a Python audit
+ * hook lets another thread run meanwhile (CPython's regrtest adds one), a
+ * thread starting then dies in Thread._bootstrap_inner with "RuntimeError:
+ * Cannot install a trace function while another trace function is being
+ * installed" before its target runs. Seen in test_threading under trace
+ * mode on 3.10. A setter call of the agent's that meets that flag fails
+ * instead, quietly, and is tried again at the next look.
+ *
+ * Elsewhere (3.8; trace on 3.13+) threading's hooks remain: Thread.
+ * _bootstrap_inner calls sys.setprofile(threading._profile_hook) (settrace
+ * with _trace_hook) in each new thread; the first event there reaches a C
+ * callable of ours through CPython's Python-level trampoline, which we then
+ * replace by the C hook itself, recording that first event. The agent never
+ * imports threading itself: a program may depend on being the one that
+ * imports it (CPython's test_threading checks that a thread started with
+ * _thread can be the first to import it, and importing it early pulled a
+ * dozen modules into sys.modules). The two module globals are set, as
+ * threading.setprofile/settrace would set them, once threading is imported
+ * and has defined them: at install when it already is, then at each import
+ * audit event and in pthread_create (which Thread.start reaches with the
+ * GIL held, before the new thread runs any Python) until done. A hook the
+ * program set there itself is left alone. */
+
+/* The setter of another thread's hook for a log, or NULL. */
+static int (*in_thread_setter(int log))(pmt_tstate *, pmt_tracefunc, pmt_obj *)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    if (!api->PyThreadState_GetID)
+        return NULL;
+    return log == PMT_LOG_PROFILE ? api->_PyEval_SetProfile : api->_PyEval_SetTrace;
+}
 
 static int in_what_of(pmt_obj *name)
 {
@@ -149,15 +179,57 @@ static struct pmt_methoddef in_defs[] = {
     {"_pymemtrace_atexit", (void *)in_atexit, PMT_METH_NOARGS, NULL},
 };
 
+/* Which logs have hooks to give new threads. */
+static int in_hooked(int log)
+{
+    return in_hooks(log) && pmt.logs[log].state == PMT_LOG_OPEN && !pmt.cfg.function;
+}
+
+/* Thread states up to this id have the hooks (or were there at install). */
+static uint64_t in_tstates_seen;
+
+static void in_hook_new_tstates(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    enum { MAX_NEW = 64 };
+    pmt_tstate *fresh[MAX_NEW];
+    int n = 0;
+    if (!api->PyThreadState_GetID)
+        return; /* 3.8: threading's hooks only */
+    /* Newest first: collect those not seen, then hook them oldest first,
+     * so that a failed call leaves the rest for the next look. */
+    for (pmt_tstate *ts = api->PyInterpreterState_ThreadHead(api->PyInterpreterState_Main());
+         ts && n < MAX_NEW; ts = api->PyThreadState_Next(ts)) {
+        if (api->PyThreadState_GetID(ts) <= in_tstates_seen)
+            break;
+        fresh[n++] = ts;
+    }
+    while (n-- > 0) {
+        for (int log = 0; log < PMT_NLOGS; log++) {
+            int (*set)(pmt_tstate *, pmt_tracefunc, pmt_obj *) = in_thread_setter(log);
+            if (in_hooked(log) && set && set(fresh[n], in_hooks(log), NULL) < 0) {
+                api->PyErr_Clear(); /* gh-98257's flag (above): the next look tries again */
+                return;
+            }
+        }
+        in_tstates_seen = api->PyThreadState_GetID(fresh[n]);
+    }
+}
+
 static int in_threading_done;
 
-void pmt_hook_threading(void)
+static void in_hook_threading(void)
 {
     static const char *const globals[PMT_NLOGS] = {"_profile_hook", "_trace_hook", NULL};
     static pmt_obj *fns[PMT_NLOGS];
     const struct pmt_capi *api = &pmt.py.api;
-    if (in_threading_done || pmt.cfg.function) /* FUNCTION sets hooks per call */
+    int wanted = 0;
+    for (int i = 0; i < PMT_NLOGS; i++)
+        wanted |= in_hooked(i) && !in_thread_setter(i);
+    if (!wanted) {
+        in_threading_done = 1;
         return;
+    }
     pmt_obj *mod = api->PyDict_GetItemString(api->PyImport_GetModuleDict(), "threading");
     pmt_obj *dict = mod ? api->PyModule_GetDict(mod) : NULL;
     if (!dict) {
@@ -165,14 +237,12 @@ void pmt_hook_threading(void)
         return;
     }
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (!in_hooks(i) || pmt.logs[i].state != PMT_LOG_OPEN)
-            continue;
-        if (!api->PyDict_GetItemString(dict, globals[i]))
+        if (in_hooked(i) && !in_thread_setter(i) && !api->PyDict_GetItemString(dict, globals[i]))
             return; /* still being imported: the globals come after its own imports */
     }
     in_threading_done = 1;
     for (int i = 0; i < PMT_NLOGS; i++) {
-        if (!in_hooks(i) || pmt.logs[i].state != PMT_LOG_OPEN)
+        if (!in_hooked(i) || in_thread_setter(i))
             continue;
         if (api->PyDict_GetItemString(dict, globals[i]) != api->none)
             continue; /* the program's own */
@@ -183,10 +253,20 @@ void pmt_hook_threading(void)
     }
 }
 
-int pmt_threading_pending(void)
+void pmt_hook_new_threads(void)
 {
-    return !in_threading_done && pmt.active && !pmt.cfg.function && !pmt_busy &&
-           getpid() == pmt.owner;
+    if (!pmt.active || pmt.cfg.function || getpid() != pmt.owner)
+        return;
+    if (!in_threading_done)
+        in_hook_threading();
+    in_hook_new_tstates();
+}
+
+int pmt_new_threads_watched(void)
+{
+    return pmt.active && !pmt.cfg.function && !pmt_busy && getpid() == pmt.owner &&
+           (pmt.logs[PMT_LOG_PROFILE].state == PMT_LOG_OPEN ||
+            pmt.logs[PMT_LOG_TRACE].state == PMT_LOG_OPEN);
 }
 
 /* Whether a module the agent imported may leave sys.modules again, so that
@@ -401,12 +481,17 @@ static void in_install(void)
             in_watch_sigterm();
         return;
     }
-    pmt_hook_threading();
     pmt.active = 1;
     for (int i = 0; i < PMT_NLOGS; i++) {
         if (in_hooks(i) && pmt.logs[i].state == PMT_LOG_OPEN)
             in_set_all_threads(i, in_hooks(i));
     }
+    /* The threads that exist now have the hooks; later ones get them as
+     * they come (above). */
+    if (pmt.py.api.PyThreadState_GetID)
+        in_tstates_seen = pmt.py.api.PyThreadState_GetID(
+            pmt.py.api.PyInterpreterState_ThreadHead(pmt.py.api.PyInterpreterState_Main()));
+    pmt_hook_new_threads();
     if (pmt.logs[PMT_LOG_REF].state == PMT_LOG_OPEN)
         rt_start(rss_read());
     in_watch_sigterm();
@@ -519,10 +604,9 @@ int pmt_audit_hook(const char *event, pmt_obj *args, void *data)
     if (__builtin_expect(pmt.installed, 1)) {
         if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
             in_before_exec();
-        if (!in_threading_done && pmt.active &&
-            (strcmp(event, "import") == 0 || strncmp(event, "_thread.start_", 14) == 0)) {
+        if (pmt_new_threads_watched()) {
             pmt_busy++;
-            pmt_hook_threading();
+            pmt_hook_new_threads();
             pmt_busy--;
         }
         if (pmt.cfg.modes & PMT_MODE_REFTRACE) {

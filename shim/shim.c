@@ -76,7 +76,7 @@ static const struct shim_sym shim_syms[] = {
     SHIM_REQ(PyImport_ImportModule), SHIM_REQ(PyObject_GetAttrString),
     SHIM_REQ(PyObject_CallFunctionObjArgs), SHIM_REQ(PyCFunction_NewEx),
     SHIM_REQ(PyThreadState_Get), SHIM_REQ(PyThreadState_Swap), SHIM_REQ(PyInterpreterState_Main),
-    SHIM_REQ(PyInterpreterState_ThreadHead), SHIM_REQ(PyThreadState_Next),
+    SHIM_REQ(PyInterpreterState_ThreadHead), SHIM_REQ(PyThreadState_Next), SHIM_OPT(PyThreadState_GetID),
     SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyLong_AsLong), SHIM_REQ(PyImport_GetModuleDict),
     SHIM_REQ(PyDict_GetItemString), SHIM_REQ(PyDict_SetItemString), SHIM_REQ(PyDict_DelItemString),
     SHIM_REQ(PyModule_GetDict),

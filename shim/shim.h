@@ -78,6 +78,7 @@ struct pmt_capi {
     pmt_interp *(*PyInterpreterState_Main)(void);
     pmt_tstate *(*PyInterpreterState_ThreadHead)(pmt_interp *interp);
     pmt_tstate *(*PyThreadState_Next)(pmt_tstate *ts);
+    uint64_t (*PyThreadState_GetID)(pmt_tstate *ts);                           /* optional: 3.9+ */
     int (*PyGILState_Check)(void);
     pmt_obj *(*PyLong_FromLong)(long v);
     long (*PyLong_AsLong)(pmt_obj *o);
