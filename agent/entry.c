@@ -47,7 +47,7 @@ static void en_resolve_forwards(void);
 /* The next definition, read from the loaded objects' symbol tables: never
  * dlsym here, which these functions may be called from inside (forward.h
  * tells the heap corruption that came of it). */
-static void *en_next(const char *name)
+PMT_EARLY static void *en_next(const char *name)
 {
     return fw_next(name);
 }
@@ -59,7 +59,7 @@ static char en_cfg_err[PMT_CFG_ERRLEN];
 
 extern char **environ;
 
-static void en_resolve_dlsym(void)
+PMT_EARLY static void en_resolve_dlsym(void)
 {
     if (pmt_real_dlsym)
         return;
@@ -72,7 +72,7 @@ static void en_resolve_dlsym(void)
     pmt_real_dlsym = p;
 }
 
-static void *en_lookup(void *handle, const char *name)
+PMT_EARLY static void *en_lookup(void *handle, const char *name)
 {
     return ((void *(*)(void *, const char *))pmt_real_dlsym)(handle, name);
 }
@@ -146,8 +146,11 @@ static void en_keep_from_children(void)
         unsetenv("LD_PRELOAD");
 }
 
+static void en_start_pool_reset(void);
+
 static void en_after_fork_child(void)
 {
+    en_start_pool_reset(); /* records of threads starting in the parent are not the child's */
     pmt.ordinal = 0; /* the child's logs count from 0 */
     if (pmt.active && !pmt.cfg.children) {
         /* Only the first process is traced: the hooks stay in (no Python
@@ -218,7 +221,7 @@ static void en_attach(void *handle, int python_main)
 }
 
 /* Called by the dlsym trampoline while pmt_dlsym_watch is set. */
-__attribute__((visibility("hidden"))) void pmt_dlsym_slow(void *handle)
+__attribute__((visibility("hidden"))) PMT_EARLY void pmt_dlsym_slow(void *handle)
 {
     en_resolve_dlsym();
     if (!en_wanted || en_attached || handle == RTLD_NEXT || !pmt_real_dlsym)
@@ -395,10 +398,48 @@ struct en_start {
     void *arg;
 };
 
+/* The wrapped start routines' records come from a fixed pool, never from
+ * malloc: a free() written in this file binds to the agent's own free
+ * (-fno-semantic-interposition), which forwards to the definition after
+ * the agent, while malloc is the first definition in the process. With
+ * another allocator preloaded before the agent (jemalloc, tcmalloc, a
+ * sanitizer's), a record malloc'd by it was freed by glibc's free on the
+ * new thread, into that thread's tcache, which glibc then freed again at
+ * the thread's end: a crash (ASan's runtime preloaded first showed it, in
+ * tcache_thread_shutdown). A record is held only until the new thread has
+ * copied it; with the pool empty a thread simply starts unwrapped. */
+#define EN_STARTS 256
+static struct en_start en_starts[EN_STARTS];
+static int en_start_used[EN_STARTS];
+
+static struct en_start *en_start_take(void)
+{
+    static unsigned next;
+    for (int tries = 0; tries < EN_STARTS; tries++) {
+        unsigned k = __atomic_fetch_add(&next, 1u, __ATOMIC_RELAXED) % EN_STARTS;
+        int free_slot = 0;
+        if (__atomic_compare_exchange_n(&en_start_used[k], &free_slot, 1, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return &en_starts[k];
+    }
+    return NULL;
+}
+
+static void en_start_give(struct en_start *s)
+{
+    __atomic_store_n(&en_start_used[s - en_starts], 0, __ATOMIC_RELEASE);
+}
+
+static void en_start_pool_reset(void)
+{
+    for (int i = 0; i < EN_STARTS; i++)
+        en_start_used[i] = 0;
+}
+
 static void *en_thread_main(void *p)
 {
     struct en_start start = *(struct en_start *)p;
-    free(p);
+    en_start_give(p);
     rss_thread_started();
     void *rc = start.fn(start.arg);
     rss_thread_ended();
@@ -420,14 +461,14 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
         pmt_hook_new_threads();
         pmt_busy--;
     }
-    struct en_start *start = en_wanted ? malloc(sizeof *start) : NULL;
+    struct en_start *start = en_wanted ? en_start_take() : NULL;
     int rc;
     if (start) {
         start->fn = fn;
         start->arg = arg;
         rc = en_real_pthread_create(t, attr, en_thread_main, start);
         if (rc != 0)
-            free(start);
+            en_start_give(start);
     } else {
         rc = en_real_pthread_create(t, attr, fn, arg);
     }

@@ -12,7 +12,6 @@
 #include <link.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
 
@@ -27,14 +26,25 @@ struct fw_tables {
 /* glibc rewrites the d_ptr entries of a writable dynamic section to run-time
  * addresses and leaves read-only ones (the vDSO's, some architectures') as
  * link-time offsets. */
-static const void *fw_addr(const struct link_map *m, ElfW(Addr) v)
+PMT_EARLY static const void *fw_addr(const struct link_map *m, ElfW(Addr) v)
 {
     return (const void *)(v < m->l_addr ? m->l_addr + v : v);
 }
 
-static int fw_tables_of(const struct link_map *m, struct fw_tables *t)
+/* Own loops instead of memset and strcmp: a sanitizer's runtime, which may
+ * not be ready yet (PMT_EARLY), intercepts those. */
+PMT_EARLY static int fw_streq(const char *a, const char *b)
 {
-    memset(t, 0, sizeof *t);
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+PMT_EARLY static int fw_tables_of(const struct link_map *m, struct fw_tables *t)
+{
+    *t = (struct fw_tables){0};
     for (const ElfW(Dyn) *d = m->l_ld; d && d->d_tag != DT_NULL; d++) {
         switch (d->d_tag) {
         case DT_SYMTAB: t->sym = fw_addr(m, d->d_un.d_ptr); break;
@@ -50,7 +60,7 @@ static int fw_tables_of(const struct link_map *m, struct fw_tables *t)
 
 /* A definition dlsym would take: defined, exported, and not a hidden
  * (non-default) version such as pthread_create@GLIBC_2.2.5. */
-static int fw_usable(const struct fw_tables *t, uint32_t i, const char *name)
+PMT_EARLY static int fw_usable(const struct fw_tables *t, uint32_t i, const char *name)
 {
     const ElfW(Sym) *s = &t->sym[i];
     int bind = ELF64_ST_BIND(s->st_info), type = ELF64_ST_TYPE(s->st_info);
@@ -60,10 +70,10 @@ static int fw_usable(const struct fw_tables *t, uint32_t i, const char *name)
         return 0;
     if (t->versym && (t->versym[i] & 0x8000))
         return 0;
-    return strcmp(t->str + s->st_name, name) == 0;
+    return fw_streq(t->str + s->st_name, name);
 }
 
-static uint32_t fw_gnu_hash(const char *s)
+PMT_EARLY static uint32_t fw_gnu_hash(const char *s)
 {
     uint32_t h = 5381;
     for (; *s; s++)
@@ -71,7 +81,7 @@ static uint32_t fw_gnu_hash(const char *s)
     return h;
 }
 
-static uint32_t fw_sysv_hash(const char *s)
+PMT_EARLY static uint32_t fw_sysv_hash(const char *s)
 {
     uint32_t h = 0;
     for (; *s; s++) {
@@ -86,7 +96,7 @@ static uint32_t fw_sysv_hash(const char *s)
 
 /* Index of name's usable symbol in one object, or 0 (index 0 is never a
  * definition). */
-static uint32_t fw_find(const struct fw_tables *t, const char *name)
+PMT_EARLY static uint32_t fw_find(const struct fw_tables *t, const char *name)
 {
     if (t->gnu_hash) {
         /* nbuckets, symoffset, bloom words, bloom shift, bloom, buckets, chains */
@@ -117,7 +127,7 @@ static uint32_t fw_find(const struct fw_tables *t, const char *name)
     return 0;
 }
 
-static void *fw_value(const struct link_map *m, const ElfW(Sym) *s)
+PMT_EARLY static void *fw_value(const struct link_map *m, const ElfW(Sym) *s)
 {
     void *p = (void *)(m->l_addr + s->st_value);
     if (ELF64_ST_TYPE(s->st_info) != STT_GNU_IFUNC)
@@ -131,7 +141,7 @@ static void *fw_value(const struct link_map *m, const ElfW(Sym) *s)
 #endif
 }
 
-void *fw_next_after(const void *self_dynamic, const char *name)
+PMT_EARLY void *fw_next_after(const void *self_dynamic, const char *name)
 {
     const struct link_map *m = _r_debug.r_map;
     while (m && (const void *)m->l_ld != self_dynamic)
@@ -149,7 +159,7 @@ void *fw_next_after(const void *self_dynamic, const char *name)
     return NULL;
 }
 
-void *fw_next(const char *name)
+PMT_EARLY void *fw_next(const char *name)
 {
     return fw_next_after(_DYNAMIC, name);
 }

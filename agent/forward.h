@@ -20,14 +20,27 @@
 #ifndef PMT_FORWARD_H
 #define PMT_FORWARD_H
 
+/* Code that may run before anyone's initialisation (a forwarder called from
+ * another library's constructor or from inside the dynamic loader, the
+ * dlsym trampoline's slow path called by a sanitizer's own start-up) is
+ * never instrumented by a sanitizer build: its runtime may not be ready. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define PMT_EARLY __attribute__((no_sanitize("address", "undefined")))
+#endif
+#endif
+#ifndef PMT_EARLY
+#define PMT_EARLY
+#endif
+
 /* The definition of `name` that the first object after the agent in the
  * process's global search order exports (the default version of a
  * versioned symbol, as dlsym(RTLD_NEXT, name) would return; an IFUNC is
  * resolved on x86-64), or NULL. */
-void *fw_next(const char *name);
+PMT_EARLY void *fw_next(const char *name);
 
 /* The same search from the object that contains `self_dynamic` (its
  * _DYNAMIC): for tests, which link the code into an executable. */
-void *fw_next_after(const void *self_dynamic, const char *name);
+PMT_EARLY void *fw_next_after(const void *self_dynamic, const char *name);
 
 #endif

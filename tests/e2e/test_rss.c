@@ -35,6 +35,8 @@ struct check_case {
 
 static void run_check(const struct pmt_python *py, const void *arg)
 {
+    if (e2e_sanitized())
+        cr_skip_test("the fast RSS source needs glibc's allocator; a sanitizer's is in use");
     const struct check_case *c = arg;
     const char *modes = c->modes;
     const char *dir = pmt_tmpdir();
@@ -132,6 +134,8 @@ static char *stage(const char *dir, const char *src, const char *name, mode_t mo
 static void run_fallback(const struct pmt_python *py, const char *const *argv_prefix,
                          const char *preload, const char *why)
 {
+    if (e2e_sanitized())
+        cr_skip_test("a sanitizer's allocator comes first in this run: the choice of RSS source is not glibc's");
     const char *dir = pmt_tmpdir();
     chmod(dir, 0777); /* the unprivileged run writes here */
     char *program = stage(dir, e2e_program("grow.py"), "grow.py", 0644);
@@ -192,3 +196,31 @@ Test(rss_fallback, other_malloc_after_the_agent, .fini = pmt_fini, .timeout = E2
 {
     run_other_malloc(PMT_PY_313, 0);
 }
+
+/* The strict allocator before the agent, with threads started every way
+ * (thread_churn.py): no block of the program's allocator may reach glibc's
+ * free. The agent's thread-start records were malloc'd by the first malloc
+ * and freed by the agent's own free, which forwards to glibc's: the fake
+ * allocator caught it (abort) before they came from a fixed pool. */
+static void run_other_malloc_threads(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    if (e2e_sanitized())
+        cr_skip_test("a sanitizer's allocator comes first in this run: no other allocator can be tested");
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("thread_churn.py"), "0.2"),
+                .cwd = dir,
+                .env = PMT_LIST(pmt_strf("LD_PRELOAD=%s %s", pmt_env("PMT_FAKE_MALLOC"), pmt_env("PMT_AGENT")),
+                                "PYMEMTRACE=profile,trace,sample", "PYMEMTRACE_QUIET=1", "PYMEMTRACE_CHECK=1"),
+                .timeout_s = E2E_TIMEOUT,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0 && strstr(r.out, " ok"), "%s", pmt_run_describe(&r));
+    size_t n;
+    pmt_list_dir(dir, ".log", &n);
+    cr_assert_eq(n, 3, "three logs expected in %s", dir);
+}
+
+E2E_TESTS_SUPPORTED(rss_fallback, other_malloc_before_the_agent_threads, run_other_malloc_threads, NULL)
