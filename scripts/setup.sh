@@ -6,7 +6,8 @@
 # and an existing build folder is reconfigured rather than set up again.
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config gcc libcriterion-dev libunwind-dev python3)
+packages=(meson ninja-build pkg-config gcc libcriterion-dev libunwind-dev python3
+    libpython3.11-testsuite valgrind clang libclang-rt-14-dev)
 
 say() { printf 'setup.sh: %s\n' "$*"; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }

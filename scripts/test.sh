@@ -1,25 +1,52 @@
 #!/usr/bin/env bash
 # The README's test command: set everything up (Debian packages, build) and
-# run every test tier with meson test. Ends with one summary line.
+# run every test tier with meson test, then the memory-safety checks
+# (scripts/check-memory.sh: sanitizer build, valgrind, fuzzers). Ends with
+# one summary line, with the reason of every skipped test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
 status=0
 meson test -C build --print-errorlogs --no-rebuild "$@" || status=$?
-# One closing line counted over every Criterion executable and the install check.
-python3 - "$root/build/meson-logs/testlog.txt" <<'PY' || true
-import re, sys
-text = open(sys.argv[1], errors="replace").read()
-passed = failed = skipped = 0
-for m in re.finditer(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)", text):
-    tested, ok, bad, crash = map(int, m.groups())
-    passed += ok
-    failed += bad + crash
-skipped = len(re.findall(r"\[SKIP\]", text))
-for m in re.finditer(r"^(\d+) passed, (\d+) failed$", text, re.M):
-    passed += int(m.group(1))
-    failed += int(m.group(2))
-print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+memlog=$(mktemp /tmp/pmt-check-memory-XXXXXX)
+trap 'rm -f "$memlog"' EXIT
+if (($# == 0)); then
+    bash scripts/check-memory.sh 2>&1 | tee "$memlog" || status=1
+fi
+# One closing line counted over every Criterion executable, the other tiers'
+# "N passed, M failed" lines, in every build's test logs, and the memory
+# checks' own results and skips.
+python3 - "$memlog" build/meson-logs/testlog.txt build/meson-logs/memcheck.txt \
+    build-san/meson-logs/san-unit.txt build-san/meson-logs/san-e2e.txt \
+    build-fuzz/meson-logs/fuzz.txt <<'PY' || true
+import os, re, sys
+passed = failed = 0
+skips = []
+memlog, logs = sys.argv[1], sys.argv[2:]
+for path in logs:
+    if not os.path.exists(path):
+        continue
+    text = open(path, errors="replace").read()
+    for m in re.finditer(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)", text):
+        tested, ok, bad, crash = map(int, m.groups())
+        passed += ok
+        failed += bad + crash
+    for m in re.finditer(r"^(\d+) passed, (\d+) failed$", text, re.M):
+        passed += int(m.group(1))
+        failed += int(m.group(2))
+    skips += re.findall(r"\[SKIP\]\s*(.*)", text)
+if os.path.exists(memlog):
+    text = open(memlog, errors="replace").read()
+    for m in re.finditer(r"^check-memory: result: .*?(\d+) passed, (\d+) failed", text, re.M):
+        passed += int(m.group(1))
+        failed += int(m.group(2))
+    skips += re.findall(r"^\[SKIP\] (.*)", text, re.M)
+reasons = {}
+for s in skips:
+    r = re.sub(r"^[\w:./-]+: (?=\S)", "", s.strip(), count=1) if "::" in s else s.strip()
+    reasons[r] = reasons.get(r, 0) + 1
+why = "; ".join("%s%s" % (r, " (x%d)" % n if n > 1 else "") for r, n in sorted(reasons.items()))
+print("tests: %d passed, %d failed, %d skipped%s" % (passed, failed, len(skips), " (" + why + ")" if why else ""))
 PY
 exit $status

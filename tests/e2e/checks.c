@@ -21,11 +21,23 @@ char *e2e_program(const char *name)
     return pmt_join(pmt_env("PMT_PROGRAMS"), name);
 }
 
+const char *e2e_preload_first(void)
+{
+    const char *first = getenv("PMT_PRELOAD_FIRST");
+    return first ? first : "";
+}
+
+bool e2e_sanitized(void)
+{
+    return *e2e_preload_first() != '\0';
+}
+
 const char *e2e_preload(void)
 {
     static char *s;
     if (!s)
-        s = pmt_strf("LD_PRELOAD=%s", pmt_env("PMT_AGENT"));
+        s = pmt_strf("LD_PRELOAD=%s%s%s", e2e_preload_first(), *e2e_preload_first() ? " " : "",
+                     pmt_env("PMT_AGENT"));
     return s;
 }
 

@@ -40,8 +40,15 @@ void e2e_run_case(enum pmt_py_id id, e2e_case_fn fn, const void *arg);
 
 /* PMT_PROGRAMS/<name>. */
 char *e2e_program(const char *name);
-/* "LD_PRELOAD=<PMT_AGENT>". */
+/* "LD_PRELOAD=<PMT_AGENT>", with PMT_PRELOAD_FIRST before it when set. */
 const char *e2e_preload(void);
+/* PMT_PRELOAD_FIRST: a sanitizer's runtime, which must come first in
+ * LD_PRELOAD when the agent is a sanitizer build (scripts/check-memory.sh),
+ * or "". */
+const char *e2e_preload_first(void);
+/* Whether this run is the sanitizer build's (PMT_PRELOAD_FIRST set): the
+ * sanitizer's allocator is then the process's, not glibc's. */
+bool e2e_sanitized(void);
 
 /* Mode letters of a PYMEMTRACE value: "profile" -> "P", "trace" -> "T",
  * "profile,trace" -> "PT", "sample" -> "S", "profile,sample" -> "PS" (in log

@@ -204,7 +204,7 @@ static const char *const may_call_indirectly[] = {"rt_run", "wr_main", "wr_write
 
 struct fn_calls {
     char name[128];
-    char callees[64][128];
+    char callees[128][128];
     size_t n;
     int indirect; /* a call through a register or memory */
 };
@@ -249,7 +249,12 @@ Test(sample, threads_call_only_pure_functions, .timeout = 120)
         char target[128];
         if (sscanf(lt, "<%127[^>]>", target) != 1 || strchr(target, '+'))
             continue; /* a jump within a function */
-        cr_assert(cur->n < 64, "%s: too many callees", cur->name);
+        int again = 0;
+        for (size_t i = 0; i < cur->n && !again; i++)
+            again = !strcmp(cur->callees[i], target);
+        if (again)
+            continue; /* a sanitizer build calls its report functions many times */
+        cr_assert(cur->n < 128, "%s: too many callees", cur->name);
         snprintf(cur->callees[cur->n++], sizeof cur->callees[0], "%s", target);
     }
     const char *todo[512];
@@ -271,6 +276,10 @@ Test(sample, threads_call_only_pure_functions, .timeout = 120)
             int pure = 0;
             for (const char *const *p = pure_imports; *p; p++)
                 pure |= strlen(*p) == (size_t)(plt - name) && !strncmp(name, *p, (size_t)(plt - name));
+            /* The paths that only run once something is already wrong: a
+             * smashed stack, and a sanitizer build's reports. */
+            pure |= !strncmp(name, "__stack_chk_fail@", 17) ||
+                    (e2e_sanitized() && (!strncmp(name, "__asan_", 7) || !strncmp(name, "__ubsan_", 8)));
             cr_assert(pure, "an agent thread reaches %s, which is not a pure glibc function", name);
             continue;
         }
