@@ -255,7 +255,7 @@ static void in_hook_threading(void)
 
 void pmt_hook_new_threads(void)
 {
-    if (!pmt.active || pmt.cfg.function || getpid() != pmt.owner)
+    if (!pmt.active || pmt.cfg.function)
         return;
     if (!in_threading_done)
         in_hook_threading();
@@ -264,7 +264,9 @@ void pmt_hook_new_threads(void)
 
 int pmt_new_threads_watched(void)
 {
-    return pmt.active && !pmt.cfg.function && !pmt_busy && getpid() == pmt.owner &&
+    /* No getpid() here (a system call per audit event): a forked child's
+     * own logs are reopened at its first event, and its threads are its. */
+    return pmt.active && !pmt.cfg.function && !pmt_busy &&
            (pmt.logs[PMT_LOG_PROFILE].state == PMT_LOG_OPEN ||
             pmt.logs[PMT_LOG_TRACE].state == PMT_LOG_OPEN);
 }
