@@ -114,3 +114,31 @@ static void run_setuid(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TESTS_SUPPORTED(writer, setuid_drops_every_thread, run_setuid, NULL)
+
+/* The writer outlives the thread that started it. It is started on the
+ * thread that fills a log buffer; once that thread has ended and glibc
+ * unmapped its stack (stack cache 0), a writer sharing its thread pointer
+ * read unmapped memory at its next stack-protector check and killed the
+ * program (the sanitizer build, with -fstack-protector-all, runs this too;
+ * tests/unit/test_rawthread.c shows it without Python). */
+static void run_writer_outlives_starter(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("writer_from_thread.py")),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                "PYMEMTRACE_QUIET=1", "PYMEMTRACE_CHECK=1",
+                                "GLIBC_TUNABLES=glibc.pthread.stack_cache_size=0"),
+                .timeout_s = E2E_TIMEOUT,
+            },
+            &r);
+    cr_assert(r.exited && r.exit_code == 0 && !strncmp(r.out, "ok ", 3), "%s", pmt_run_describe(&r));
+    const struct pmt_logfile *f = the_complete_log(dir);
+    cr_assert(strstr(f->log->text, "# self-check: ") && strstr(f->log->text, " 0 inconsistencies"),
+              "%s: the self-check did not pass", f->path);
+}
+
+E2E_TESTS_SUPPORTED(writer, outlives_the_thread_that_started_it, run_writer_outlives_starter, NULL)
