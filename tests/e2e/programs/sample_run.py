@@ -26,6 +26,9 @@ import sys
 import time
 
 
+KEEP = []
+
+
 def run_for(seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -46,11 +49,14 @@ def main(what, seconds, extra=None):
     print("pid=%d" % os.getpid(), flush=True)
     if what == "grow":
         run_for(seconds * 0.2)
-        blob = b"x" * (50 * 1024 * 1024)  # every page written
+        # every page written, and kept to the very end (a module global
+        # outlives the atexit callbacks, where the sampler's STOP comes): a
+        # local freed when main() returned let a sample land after it
+        KEEP.append(b"x" * (50 * 1024 * 1024))
         if extra == "glibc":
             print_threads()
         run_for(seconds * 0.8)
-        return len(blob)
+        return len(KEEP[0])
     if what == "fork":
         run_for(seconds / 3)
         pid = os.fork()
