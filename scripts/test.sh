@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: set everything up (Debian packages, build) and
-# run every test tier with meson test, then the memory-safety checks
-# (scripts/check-memory.sh: sanitizer build, valgrind, fuzzers). Ends with
+# run every test tier with meson test (valgrind's memcheck and CPython's
+# test_threading among them), then the memory-safety checks that need builds
+# of their own (scripts/check-memory.sh: the sanitizer build, the fuzzers). Ends with
 # one summary line, with the reason of every skipped test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +13,8 @@ meson test -C build --print-errorlogs --no-rebuild "$@" || status=$?
 memlog=$(mktemp /tmp/pmt-check-memory-XXXXXX)
 trap 'rm -f "$memlog"' EXIT
 if (($# == 0)); then
-    bash scripts/check-memory.sh 2>&1 | tee "$memlog" || status=1
+    # memcheck ran above, as a meson test of build/
+    bash scripts/check-memory.sh sanitizers fuzz 2>&1 | tee "$memlog" || status=1
 fi
 # One closing line counted over every Criterion executable, the other tiers'
 # "N passed, M failed" lines, in every build's test logs, and the memory
