@@ -254,8 +254,8 @@ def main():
                           % (version, test, case), flush=True)
             for mode in modes:
                 if not mode_applies(mode, version):
-                    skipped.append("cpython %s reftrace on %s: reference tracing needs Python 3.13"
-                                   % (test, version))
+                    skipped.append("cpython %s reftrace: reference tracing needs Python 3.13"
+                                   % test)
                     continue
                 passes, times, first_why = 0, [], None
                 for i in range(args.runs):
