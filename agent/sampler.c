@@ -29,7 +29,9 @@
 /* Local time: the UTC offsets in force from the thread's start, found with
  * localtime_r by the thread that starts it, since the thread itself may not
  * call localtime_r. Transitions are looked for one day apart, far enough
- * ahead for any process (a restart after a fork looks again). */
+ * ahead for any process (a restart after a fork looks again); an offset in
+ * force for less than a day between two probes would be missed, which no
+ * real zone's rules do. */
 #define SM_ZONE_DAYS 400
 #define SM_ZONES 16
 

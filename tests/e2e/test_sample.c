@@ -355,9 +355,12 @@ static void run_zone_change(const struct pmt_python *py, const void *arg)
     time_t change = time(NULL) + 3;
     struct tm at;
     gmtime_r(&change, &at);
-    /* Zero-based day numbers (leap days counted); standard time is UTC. */
+    /* Zero-based day numbers (leap days counted); standard time is UTC. Summer
+     * time ends at midnight three days on, so it lasts more than two days: the
+     * sampler looks for changes a day apart, and real zones keep an offset for
+     * months (with two days on, a change after 23:00 UTC left less than a day). */
     char *tz = pmt_strf("TZ=AAA0BBB-1,%d/%02d:%02d:%02d,%d/0", at.tm_yday, at.tm_hour, at.tm_min, at.tm_sec,
-                        (at.tm_yday + 2) % 365);
+                        (at.tm_yday + 3) % 365);
     struct pmt_run_result r;
     pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, e2e_program("sample_run.py"), "grow", "5"),
                                    .cwd = dir,
