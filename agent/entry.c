@@ -193,12 +193,25 @@ static void en_attach(void *handle, int python_main)
      * the agent on untouched. */
     if (!pmt.cfg.children)
         en_keep_from_children();
-    /* Our own PyRefTracer_SetTracer comes first in the global scope (a
-     * libpython calls it through its PLT); the agent calls the real one. */
-    if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)PyRefTracer_SetTracer)
+    /* With a shared libpython our own PyRefTracer_SetTracer comes first in
+     * the global scope (libpython calls it through its PLT): the agent calls
+     * the real one, the next definition. A static interpreter's own comes
+     * before ours and is the real one. Compared with our definition's own
+     * address (rt_own_setter): the plain name would resolve, like any
+     * exported name, to the first definition, the executable's there, and
+     * the next one after the agent is then none. */
+    if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)rt_own_setter)
         pmt.py.api.PyRefTracer_SetTracer =
             (int (*)(pmt_reftracer, void *))en_lookup(RTLD_NEXT, "PyRefTracer_SetTracer");
     dlerror(); /* the optional symbols' failed lookups must leave no error */
+    if (pmt.py.partial && (pmt.cfg.modes & ~(unsigned)PMT_MODE_SAMPLE)) {
+        pmt.cfg.modes &= PMT_MODE_SAMPLE; /* reads no interpreter frame */
+        if (!pmt.cfg.modes) {
+            pmt_say(pmt.py.why_partial, "; not tracing", NULL);
+            return;
+        }
+        pmt_say(pmt.py.why_partial, "; the sample log still runs", NULL);
+    }
     if ((pmt.cfg.modes & PMT_MODE_REFTRACE) && !rt_supported(&pmt.py, why, sizeof why)) {
         pmt.cfg.modes &= ~(unsigned)PMT_MODE_REFTRACE; /* the others run, sample included */
         if (!pmt.cfg.modes) {

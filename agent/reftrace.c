@@ -215,6 +215,11 @@ static int rt_tracer(pmt_obj *obj, int event, void *data)
     (void)event;
     return 0;
 #endif
+    /* 3.15 tells a tracer that another replaced it: event 2, obj NULL.
+     * rt_poll and the interposed setter see the replacement; any other
+     * event a later version adds is not ours to log. */
+    if (__builtin_expect((unsigned)event > PMT_REF_DESTROY || !obj, 0))
+        return 0;
     const pmt_obj *type = shim_type_of(obj);
     if (__builtin_expect(rt_skip[rt_skip_slot(type)] == type, 1))
         return 0;
@@ -284,6 +289,11 @@ __attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f
     rt_displaced_by_other(f);
     return real(f, data);
 }
+
+/* The definition above by its own address, whatever the global scope
+ * resolves the name to. */
+extern __typeof__(PyRefTracer_SetTracer) rt_own_setter
+    __attribute__((alias("PyRefTracer_SetTracer"), visibility("hidden")));
 
 /* 1 if tracer is tracemalloc's and tracemalloc is not tracing: 3.13.0's
  * tracemalloc.stop() leaves its tracer set, doing nothing. Only then is

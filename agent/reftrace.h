@@ -35,5 +35,7 @@ void rt_session_end(int outermost);
 
 /* The interposed setter (reftrace.c says why). */
 int PyRefTracer_SetTracer(pmt_reftracer f, void *data);
+/* The same function, by the agent's own address (a hidden alias). */
+__attribute__((visibility("hidden"))) int rt_own_setter(pmt_reftracer f, void *data);
 
 #endif

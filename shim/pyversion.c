@@ -37,5 +37,10 @@ int pyv_parse(const char *version, struct pmt_pyversion *out)
 
 int pyv_supported(const struct pmt_pyversion *v)
 {
-    return v->major == 3 && v->minor >= 8 && v->minor <= 13 && !v->free_threaded;
+    return v->major == 3 && v->minor >= 8 && v->minor <= PYV_NEWEST_MINOR && !v->free_threaded;
+}
+
+int pyv_newer(const struct pmt_pyversion *v)
+{
+    return v->major == 3 && v->minor > PYV_NEWEST_MINOR && !v->free_threaded;
 }

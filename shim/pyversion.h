@@ -14,7 +14,13 @@ struct pmt_pyversion {
  * Returns 0, or -1 if it does not start with "<major>.<minor>". */
 int pyv_parse(const char *version, struct pmt_pyversion *out);
 
-/* 1 if the agent knows how this interpreter looks (3.8 to 3.13, GIL builds). */
+/* The newest minor version the agent knows. */
+#define PYV_NEWEST_MINOR 15
+
+/* 1 if the agent knows how this interpreter looks (3.8 to 3.15, GIL builds). */
 int pyv_supported(const struct pmt_pyversion *v);
+/* 1 for a Python 3 newer than any the agent knows (GIL builds): it may still
+ * be read from what it publishes (debugoffsets.h). */
+int pyv_newer(const struct pmt_pyversion *v);
 
 #endif

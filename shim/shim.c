@@ -34,15 +34,29 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_FIRST, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
           .eval_globals = 24, .eval_owner = 70}},
-    /* 3.13 (offsetof against the 3.13.0 internal headers; also in
-     * _Py_DebugOffsets): PyThreadState.current_frame at 72;
-     * _PyInterpreterFrame.previous at 8, .instr_ptr at 56, .owner at 70,
-     * FRAME_OWNED_BY_CSTACK = 3. */
+    /* 3.13+: the offsets that _Py_DebugOffsets publishes (thread state's
+     * current frame, the interpreter frame's previous, f_executable,
+     * instr_ptr and owner, the code object's names) are taken from it at run
+     * time; the values here are what 3.13.0, 3.14.10 and 3.15.2 publish
+     * (CPYTHON-NOTES §8) and are overwritten. What is not published:
+     * PyFrameObject.f_frame (24), _PyInterpreterFrame.f_globals (24), the
+     * owner values (3.13: CSTACK 3; 3.14: INTERPRETER 3, CSTACK 4; 3.15:
+     * INTERPRETER 3, so from 3 up on all three), how os.fork warns. */
     {13, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
-          .iframe_instr = 56, .iframe_owner = 70, .owner_cstack = 3,
+          .iframe_instr = 56, .iframe_owner = 70, .owner_not_python = 3,
           .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 70}},
+    {14, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
+          .lasti_scale = 1, .co_filename = 112, .co_name = 120,
+          .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
+          .iframe_instr = 56, .iframe_owner = 74, .owner_not_python = 3,
+          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 74}},
+    {15, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
+          .lasti_scale = 1, .co_filename = 112, .co_name = 120,
+          .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
+          .iframe_instr = 56, .iframe_owner = 74, .owner_not_python = 3,
+          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 74}},
 #undef SHIM_NO_FRAMES
 };
 
@@ -54,6 +68,34 @@ const struct pmt_layout *shim_layout_for(int major, int minor)
         if (shim_layouts[i].minor == minor)
             return &shim_layouts[i].layout;
     return NULL;
+}
+
+int shim_apply_published(struct pmt_shim *out, const void *table, char *why, size_t whylen)
+{
+    struct shim_published pub;
+    char clause[160];
+    if (shim_debug_read(table, out->version.major, out->version.minor, &pub, clause, sizeof clause) != 0) {
+        snprintf(why, whylen, "Python %s: %s", out->version.text, clause);
+        return -1;
+    }
+    /* Object and type headers are read with fixed offsets everywhere. */
+    if (pub.ob_type != SHIM_OB_TYPE || pub.tp_name != SHIM_TP_NAME || pub.tp_flags != SHIM_TP_FLAGS) {
+        snprintf(why, whylen,
+                 "Python %s lays out objects as no version the agent knows (its _Py_DebugOffsets: ob_type "
+                 "at %d, tp_name at %d, tp_flags at %d)",
+                 out->version.text, pub.ob_type, pub.tp_name, pub.tp_flags);
+        return -1;
+    }
+    struct pmt_layout *l = &out->layout;
+    l->tstate_frame = pub.tstate_frame;
+    l->iframe_previous = pub.iframe_previous;
+    l->iframe_code = pub.iframe_code;
+    l->iframe_instr = pub.iframe_instr;
+    l->iframe_owner = pub.iframe_owner;
+    l->eval_owner = pub.iframe_owner;
+    l->co_filename = pub.co_filename;
+    l->co_name = pub.co_name;
+    return 0;
 }
 
 struct shim_sym {
@@ -131,12 +173,37 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
         return -1;
     }
     const struct pmt_layout *layout = shim_layout_for(out->version.major, out->version.minor);
-    if (!pyv_supported(&out->version) || !layout) {
-        snprintf(why, whylen, "Python %s%s is not supported (CPython 3.8 to 3.13 are)",
-                 out->version.text, out->version.free_threaded ? " (free-threaded build)" : "");
+    int newer = pyv_newer(&out->version);
+    if (!newer && (!pyv_supported(&out->version) || !layout)) {
+        snprintf(why, whylen, "Python %s%s is not supported (CPython 3.8 to 3.%d are)", out->version.text,
+                 out->version.free_threaded ? " (free-threaded build)" : "", PYV_NEWEST_MINOR);
         return -1;
     }
+    if (newer) /* what it publishes decides; the rest is unknown (partial) */
+        layout = shim_layout_for(3, PYV_NEWEST_MINOR);
     out->layout = *layout;
+    if (out->version.minor >= 13) {
+        const void *runtime = lookup(handle, "_PyRuntime");
+        char clause[200];
+        if (!runtime)
+            snprintf(clause, sizeof clause, "Python %s exports no _PyRuntime, where it publishes its layout",
+                     out->version.text);
+        if (!runtime || shim_apply_published(out, runtime, clause, sizeof clause) != 0) {
+            if (newer)
+                snprintf(why, whylen, "%s (the agent knows CPython 3.8 to 3.%d)", clause, PYV_NEWEST_MINOR);
+            else
+                snprintf(why, whylen, "%s", clause);
+            return -1;
+        }
+    }
+    if (newer) {
+        out->partial = 1;
+        snprintf(out->why_partial, sizeof out->why_partial,
+                 "Python %s is newer than the agent knows (CPython 3.8 to 3.%d): its _Py_DebugOffsets check "
+                 "out, but the frame object's layout, the frame owners and frame evaluation are not "
+                 "published, so only sample mode runs",
+                 out->version.text, PYV_NEWEST_MINOR);
+    }
     out->layout.eval_func = -1;
     if (out->version.minor == 11 && out->version.micro < 4)
         out->layout.eval_func = 0; /* f_func leads 3.11's _PyInterpreterFrame */

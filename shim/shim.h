@@ -4,14 +4,16 @@
  * looked up at run time in the interpreter that is running (the executable
  * itself for Debian's static python3, libpython for shared builds, or a
  * handle from dlopen for an embedding host), and the few struct offsets the
- * hot path reads are taken from one table per minor version. Nothing outside
- * shim/ knows a CPython version number. */
+ * hot path reads are taken from the interpreter's own _Py_DebugOffsets where
+ * it publishes them (3.13+, debugoffsets.h) and from one table per minor
+ * version for the rest. Nothing outside shim/ knows a CPython version number. */
 #ifndef PMT_SHIM_H
 #define PMT_SHIM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shim/debugoffsets.h"
 #include "shim/pyversion.h"
 
 /* Opaque stand-ins for CPython's types. */
@@ -30,9 +32,11 @@ enum { PMT_FUNC_EVENT_CREATE = 0, PMT_FUNC_EVENT_MODIFY_CODE = 2 };
 /* Py_tracefunc and Py_AuditHookFunction */
 typedef int (*pmt_tracefunc)(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 typedef int (*pmt_audithook)(const char *event, pmt_obj *args, void *data);
-/* PyRefTracer (3.13+): event 0 PyRefTracer_CREATE, 1 PyRefTracer_DESTROY */
+/* PyRefTracer (3.13+): event 0 PyRefTracer_CREATE, 1 PyRefTracer_DESTROY;
+ * 3.15 adds 2 PyRefTracer_TRACKER_REMOVED, with obj NULL, sent once to a
+ * tracer when another replaces it. */
 typedef int (*pmt_reftracer)(pmt_obj *obj, int event, void *data);
-enum { PMT_REF_CREATE, PMT_REF_DESTROY };
+enum { PMT_REF_CREATE, PMT_REF_DESTROY, PMT_REF_TRACKER_REMOVED };
 
 /* PyTrace_* event codes (stable since Python 2) */
 enum { PMT_WHAT_CALL, PMT_WHAT_EXCEPTION, PMT_WHAT_LINE, PMT_WHAT_RETURN,
@@ -137,14 +141,17 @@ struct pmt_layout {
     /* os.fork() on 3.12+ warns when the process has another thread (NOTES
      * §6): when it counts them, PMT_FORK_COUNT_*. */
     int fork_count;
-    /* 3.13 (else -1): the thread state's current interpreter frame, a
+    /* 3.13+ (else -1): the thread state's current interpreter frame, a
      * frame's caller and instruction (reference tracing's location; whether
-     * os.fork() has returned), its owner and the C stack's owner value. */
+     * os.fork() has returned), its owner, and the first owner value that is
+     * not a Python frame's (3.13: FRAME_OWNED_BY_CSTACK 3; 3.14:
+     * FRAME_OWNED_BY_INTERPRETER 3 and CSTACK 4; 3.15: INTERPRETER 3). The
+     * offsets come from _Py_DebugOffsets, the owner value from the table. */
     int tstate_frame;
     int iframe_previous;
     int iframe_instr;
     int iframe_owner;
-    int owner_cstack;
+    int owner_not_python;
     /* PEP 523: how the frame-evaluation function is called (PMT_EVAL_*),
      * and where the frame it gets keeps its globals (PyFrameObject.f_globals
      * on 3.8-3.10, _PyInterpreterFrame.f_globals on 3.11+). */
@@ -202,16 +209,37 @@ struct pmt_shim {
     struct pmt_layout layout;
     struct pmt_pyversion version;
     struct pmt_builtin_types builtins;
+    /* 1 for a Python newer than any the agent knows whose _Py_DebugOffsets
+     * check out: what it does not publish (the frame object's layout, frame
+     * owners, frame evaluation) is unknown, so only the modes that read no
+     * interpreter frames run (sample); why_partial says what is missing. */
+    int partial;
+    char why_partial[256];
 };
 
 /* Resolves the C API through lookup(handle, name) (the real dlsym: the agent
  * interposes dlsym itself) with handle RTLD_DEFAULT or a dlopen handle.
- * Returns 0, or -1 with why filled in (a missing symbol, an unknown version). */
+ * Returns 0, or -1 with why filled in (a missing symbol, an unknown version,
+ * published offsets that do not check out). */
 typedef void *(*pmt_lookup)(void *handle, const char *name);
 int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *why, size_t whylen);
 
 /* The layout table entry for a minor version, NULL if unknown. Exposed for tests. */
 const struct pmt_layout *shim_layout_for(int major, int minor);
+
+/* Takes what a 3.13+ interpreter publishes (table: the start of its
+ * _PyRuntime) into out->layout, for out->version. Returns 0, or -1 with why
+ * filled in ("Python 3.14.10: its _Py_DebugOffsets ..."). Exposed for tests. */
+int shim_apply_published(struct pmt_shim *out, const void *table, char *why, size_t whylen);
+
+/* A code object pointer as a frame holds it: 3.14+ keep f_executable as a
+ * _PyStackRef, a pointer with tag bits in its two low bits (1 for immortal
+ * objects); object pointers are 8-aligned on every version, so clearing
+ * them is right everywhere. */
+static inline pmt_obj *shim_untag(pmt_obj *const *slot)
+{
+    return (pmt_obj *)((uintptr_t)*slot & ~(uintptr_t)3);
+}
 
 /* Hot-path accessors: plain loads, no calls into Python apart from 3.11+'s
  * PyFrame_GetLasti (an exported leaf function). */
@@ -221,7 +249,7 @@ static inline pmt_obj *shim_frame_code(const struct pmt_shim *s, pmt_frame *f)
     if (s->layout.frame_code >= 0)
         return *(pmt_obj *const *)(p + s->layout.frame_code);
     const char *iframe = *(const char *const *)(p + s->layout.frame_iframe);
-    return *(pmt_obj *const *)(iframe + s->layout.iframe_code);
+    return shim_untag((pmt_obj *const *)(iframe + s->layout.iframe_code));
 }
 
 /* Offset in bytes of the frame's current instruction; negative before the first. */
@@ -234,16 +262,17 @@ static inline int shim_frame_lasti(const struct pmt_shim *s, pmt_frame *f)
 
 /* The code object and instruction offset of the Python code running on the
  * thread whose state is ts, without allocating (CPYTHON-NOTES §5): the
- * innermost interpreter frame not owned by the C stack. 3.13+ only
- * (layout.tstate_frame >= 0). Returns the code object or NULL. */
+ * innermost interpreter frame that is a Python frame (not the C stack's or
+ * the interpreter's entry frame). 3.13+ only (layout.tstate_frame >= 0).
+ * Returns the code object or NULL. */
 static inline pmt_obj *shim_current_code(const struct pmt_shim *s, pmt_tstate *ts, int *lasti)
 {
     const char *f = ts ? *(const char *const *)((const char *)ts + s->layout.tstate_frame) : NULL;
-    while (f && *(const signed char *)(f + s->layout.iframe_owner) == s->layout.owner_cstack)
+    while (f && *(const signed char *)(f + s->layout.iframe_owner) >= s->layout.owner_not_python)
         f = *(const char *const *)(f + s->layout.iframe_previous);
     if (!f)
         return NULL;
-    pmt_obj *code = *(pmt_obj *const *)(f + s->layout.iframe_code);
+    pmt_obj *code = shim_untag((pmt_obj *const *)(f + s->layout.iframe_code));
     if (!code || shim_type_of(code) != s->api.code_type)
         return NULL;
     *lasti = s->api.PyUnstable_InterpreterFrame_GetLasti((void *)f);
@@ -262,12 +291,12 @@ static inline pmt_obj *shim_code_name(const struct pmt_shim *s, pmt_obj *code)
 
 /* The code object of the frame a PEP 523 evaluation function was given
  * (PMT_EVAL_*: a PyFrameObject before 3.11, an interpreter frame since), or
- * NULL when it is not a code object (3.13's f_executable may be another
+ * NULL when it is not a code object (3.13+'s f_executable may be another
  * object for frames the agent never sees, checked anyway). */
 static inline pmt_obj *shim_eval_code(const struct pmt_shim *s, const void *frame)
 {
     int off = s->layout.eval_kind == PMT_EVAL_IFRAME ? s->layout.iframe_code : s->layout.frame_code;
-    pmt_obj *code = *(pmt_obj *const *)((const char *)frame + off);
+    pmt_obj *code = shim_untag((pmt_obj *const *)((const char *)frame + off));
     return code && shim_type_of(code) == s->api.code_type ? code : NULL;
 }
 
@@ -312,7 +341,7 @@ int shim_eval_install(struct pmt_shim *s, void *fn, void **prev, char *why, size
 /* Puts prev back (if fn is still the one installed). */
 void shim_eval_remove(struct pmt_shim *s, void *fn, void *prev);
 
-/* 3.13's interpreter frames (layout.tstate_frame >= 0), as plain loads of the
+/* 3.13+'s interpreter frames (layout.tstate_frame >= 0), as plain loads of the
  * thread's own data; the caller holds the GIL. */
 static inline const void *shim_ts_frame(const struct pmt_shim *s, pmt_tstate *ts)
 {
