@@ -23,7 +23,8 @@
  * How calls are seen. On 3.11+ any frame-evaluation function stops CPython
  * from inlining Python-to-Python calls, which costs call-heavy code up to
  * 1.8x even where no listed function is ever called. So on 3.12+, which
- * have function watchers, the agent installs none: a watcher sees each
+ * have function watchers, the agent installs none (except on 3.14, see
+ * shim.h's watch_calls): a watcher sees each
  * function object made (and those already made, once, at start), decides
  * its code once, and gives only a matching function a vectorcall of the
  * agent's own (PyFunction_SetVectorcall, which also keeps the interpreter
@@ -542,7 +543,8 @@ static void fn_consider_existing(void)
 static int fn_watch_functions(void)
 {
     const struct pmt_capi *api = &pmt.py.api;
-    if (!api->PyFunction_AddWatcher || !api->PyFunction_ClearWatcher || !api->PyFunction_SetVectorcall ||
+    if (!pmt.py.layout.watch_calls || !api->PyFunction_AddWatcher || !api->PyFunction_ClearWatcher ||
+        !api->PyFunction_SetVectorcall ||
         !api->PyFunction_GetCode || !api->PyFunction_GetGlobals)
         return -1;
     pmt_obj *et, *ev, *etb;

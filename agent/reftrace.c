@@ -205,6 +205,8 @@ static __attribute__((noinline)) int rt_slow(pmt_obj *obj, int event, const pmt_
     return 0;
 }
 
+static void rt_removed(void);
+
 static int rt_tracer(pmt_obj *obj, int event, void *data)
 {
     (void)data;
@@ -215,11 +217,13 @@ static int rt_tracer(pmt_obj *obj, int event, void *data)
     (void)event;
     return 0;
 #endif
-    /* 3.15 tells a tracer that another replaced it: event 2, obj NULL.
-     * rt_poll and the interposed setter see the replacement; any other
-     * event a later version adds is not ours to log. */
-    if (__builtin_expect((unsigned)event > PMT_REF_DESTROY || !obj, 0))
+    /* 3.15 tells a tracer that another replaced it: event 2, obj NULL. Any
+     * other event a later version adds is not ours to log. */
+    if (__builtin_expect((unsigned)event > PMT_REF_DESTROY || !obj, 0)) {
+        if (event == PMT_REF_TRACKER_REMOVED)
+            rt_removed();
         return 0;
+    }
     const pmt_obj *type = shim_type_of(obj);
     if (__builtin_expect(rt_skip[rt_skip_slot(type)] == type, 1))
         return 0;
@@ -247,6 +251,7 @@ static rt_setter rt_real_set(void *caller)
 }
 
 static pmt_reftracer rt_other; /* the tracer that displaced ours, if the setter saw it */
+static int rt_self_set;        /* the agent is replacing its tracer with itself */
 
 static void rt_displaced_by_other(pmt_reftracer other)
 {
@@ -276,12 +281,18 @@ __attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f
     rt_setter real = rt_real_set(__builtin_return_address(0));
     if (!real)
         return -1;
-    if (!rt_on || f == rt_tracer)
-        return real(f, data);
+    if (!rt_on || f == rt_tracer) {
+        rt_self_set = 1;
+        int rc = real(f, data);
+        rt_self_set = 0;
+        return rc;
+    }
     if (!f) {
         /* Removing the tracer that displaced ours (tracemalloc.stop() from
          * 3.13.x's gh-128679 on), or a tracer while ours is set: ours stays. */
+        rt_self_set = 1;
         int rc = real(rt_tracer, NULL);
+        rt_self_set = 0;
         if (rt_displaced)
             rt_back();
         return rc;
@@ -324,6 +335,14 @@ static int rt_tracemalloc_idle(pmt_reftracer tracer)
     return idle;
 }
 
+/* 3.15's notice that our tracer was replaced: by a call the interposed
+ * setter did not see (inside a static interpreter), or by the agent. */
+static __attribute__((noinline, cold)) void rt_removed(void)
+{
+    if (rt_on && !rt_self_set)
+        rt_displaced_by_other(NULL);
+}
+
 void rt_poll(void)
 {
     if (!rt_on || !pmt.py.api.PyRefTracer_GetTracer)
@@ -332,12 +351,11 @@ void rt_poll(void)
     pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
     if (cur == rt_tracer)
         return;
-    if (!cur || rt_tracemalloc_idle(cur)) {
-        if (pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL) == 0 && rt_displaced)
-            rt_back();
-    } else {
-        rt_displaced_by_other(NULL);
-    }
+    /* Ours was replaced; in a static interpreter before 3.15 nothing said
+     * so until now, and objects made meanwhile were not seen. */
+    rt_displaced_by_other(NULL);
+    if ((!cur || rt_tracemalloc_idle(cur)) && pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL) == 0)
+        rt_back();
 }
 
 /* ---- start and finish ---------------------------------------------------- */

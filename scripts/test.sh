@@ -2,7 +2,9 @@
 # The README's test command: set everything up (Debian packages, build) and
 # run every test tier with meson test (valgrind's memcheck and CPython's
 # test_threading among them), then the memory-safety checks that need builds
-# of their own (scripts/check-memory.sh: the sanitizer build, the fuzzers). Ends with
+# of their own (scripts/check-memory.sh: the sanitizer build, the fuzzers),
+# then the interpreter-dependent tests on Debian sid's 3.13 (static), 3.14 and
+# 3.15 in a chroot (scripts/test-sid.sh). Ends with
 # one summary line, with the reason of every skipped test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,13 +17,16 @@ trap 'rm -f "$memlog"' EXIT
 if (($# == 0)); then
     # memcheck ran above, as a meson test of build/
     bash scripts/check-memory.sh sanitizers fuzz 2>&1 | tee "$memlog" || status=1
+    # Debian sid's 3.13 (static), 3.14 and 3.15 in a chroot; skipped with
+    # the reason where one cannot be made.
+    bash scripts/test-sid.sh build || status=1
 fi
 # One closing line counted over every Criterion executable, the other tiers'
 # "N passed, M failed" lines, in every build's test logs, and the memory
 # checks' own results and skips.
 python3 - "$memlog" build/meson-logs/testlog.txt build/meson-logs/memcheck.txt \
     build-san/meson-logs/san-unit.txt build-san/meson-logs/san-e2e.txt \
-    build-fuzz/meson-logs/fuzz.txt <<'PY' || true
+    build-fuzz/meson-logs/fuzz.txt build/meson-logs/sid-e2e.txt build/meson-logs/sid-cpython.txt <<'PY' || true
 import os, re, sys
 passed = failed = 0
 skips = []

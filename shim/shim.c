@@ -33,7 +33,8 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
     {12, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_FIRST, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
-          .eval_globals = 24, .eval_owner = 70}},
+          .eval_globals = 24, .eval_owner = 70,
+          .watch_calls = 1}},
     /* 3.13+: the offsets that _Py_DebugOffsets publishes (thread state's
      * current frame, the interpreter frame's previous, f_executable,
      * instr_ptr and owner, the code object's names) are taken from it at run
@@ -46,7 +47,8 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
           .iframe_instr = 56, .iframe_owner = 70, .owner_not_python = 3,
-          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 70}},
+          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 70,
+          .watch_calls = 1}},
     {14, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
@@ -56,7 +58,8 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
           .iframe_instr = 56, .iframe_owner = 74, .owner_not_python = 3,
-          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 74}},
+          .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 74,
+          .watch_calls = 1}},
 #undef SHIM_NO_FRAMES
 };
 
@@ -136,7 +139,8 @@ static const struct shim_sym shim_syms[] = {
  * README lists them by Python name): numbers, strings and bytes, the
  * containers and their views and iterators, slices and ranges, functions
  * and methods, cells, generators and coroutines, modules, weak references,
- * tracebacks, memoryview, pickle buffers. Exception instances are skipped
+ * tracebacks, memoryview, pickle buffers, and on 3.15 frozendict and lazy
+ * imports' placeholders. Exception instances are skipped
  * by their type's flag. Names a version does not export are left out. */
 static const char *const shim_builtin_names[] = {
     "PyLong_Type", "PyBool_Type", "PyFloat_Type", "PyComplex_Type", "PyUnicode_Type",
@@ -154,6 +158,9 @@ static const char *const shim_builtin_names[] = {
     "PyGen_Type", "PyCoro_Type", "PyAsyncGen_Type", "PyModule_Type", "PyMemoryView_Type",
     "PyPickleBuffer_Type", "_PyWeakref_RefType", "_PyWeakref_ProxyType",
     "_PyWeakref_CallableProxyType", "PyTraceBack_Type",
+    /* 3.15: frozendict (PEP 814) and the placeholder of a lazy import
+     * (PEP 810); 3.14 renamed or removed none of the above. */
+    "PyFrozenDict_Type", "PyLazyImport_Type",
 };
 _Static_assert(sizeof shim_builtin_names / sizeof shim_builtin_names[0] <= SHIM_MAX_BUILTIN_TYPES,
                "room for every builtin type");

@@ -167,6 +167,13 @@ struct pmt_layout {
      * frame-evaluation function (gh-104405, fixed in 3.11.4), once the site
      * is specialised; see shim_keep_calls_generic. */
     int eval_func;
+    /* 1 where function watchers and a function's own vectorcall see every
+     * call of it (3.12, 3.13, 3.15: an inline call checks the function's
+     * version, which setting the vectorcall clears); 0 before 3.12 (no
+     * watchers) and on 3.14, whose LOAD_ATTR_PROPERTY calls a property's
+     * getter inline whatever its version: PYMEMTRACE_FUNCTION then uses
+     * the frame-evaluation function. */
+    int watch_calls;
 };
 
 enum {

@@ -21,7 +21,19 @@ void e2e_run_case(enum pmt_py_id id, e2e_case_fn fn, const void *arg);
         e2e_run_case(id, fn, arg);                                             \
     }
 
-/* One test per supported interpreter: <name>_debian, <name>_py38 ... _py313. */
+/* One test per interpreter from 3.13 on: <name>_py313 (pyenv's), _py313s
+ * (a static one), _py314, _py315, _py314d, _py315d (debug builds). The
+ * last five are sid's here (scripts/sid-chroot.sh). */
+#define E2E_TESTS_313_UP(suite, name, fn, arg)                                 \
+    E2E_TEST_PY(suite, name##_py313, PMT_PY_313, fn, arg)                      \
+    E2E_TEST_PY(suite, name##_py313s, PMT_PY_313S, fn, arg)                    \
+    E2E_TEST_PY(suite, name##_py314, PMT_PY_314, fn, arg)                      \
+    E2E_TEST_PY(suite, name##_py315, PMT_PY_315, fn, arg)                      \
+    E2E_TEST_PY(suite, name##_py314d, PMT_PY_314D, fn, arg)                    \
+    E2E_TEST_PY(suite, name##_py315d, PMT_PY_315D, fn, arg)
+
+/* One test per supported interpreter: <name>_debian, <name>_py38 ... _py312,
+ * and E2E_TESTS_313_UP's. */
 #define E2E_TESTS_SUPPORTED(suite, name, fn, arg)                              \
     E2E_TEST_PY(suite, name##_debian, PMT_PY_DEBIAN, fn, arg)                  \
     E2E_TEST_PY(suite, name##_py38, PMT_PY_38, fn, arg)                        \
@@ -29,7 +41,7 @@ void e2e_run_case(enum pmt_py_id id, e2e_case_fn fn, const void *arg);
     E2E_TEST_PY(suite, name##_py310, PMT_PY_310, fn, arg)                      \
     E2E_TEST_PY(suite, name##_py311, PMT_PY_311, fn, arg)                      \
     E2E_TEST_PY(suite, name##_py312, PMT_PY_312, fn, arg)                      \
-    E2E_TEST_PY(suite, name##_py313, PMT_PY_313, fn, arg)
+    E2E_TESTS_313_UP(suite, name, fn, arg)
 
 /* The same for the profile, trace and profile+trace runs of a case table
  * (arg is an array of three, indexed by mode). */

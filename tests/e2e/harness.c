@@ -475,15 +475,54 @@ char *pmt_run_describe(const struct pmt_run_result *r)
 
 /* ---- interpreters ------------------------------------------------------- */
 
+/* Where an interpreter is looked for: pyenv, the system (a static build
+ * named pythonX.Y or pythonX.Yd in the system's standard PATH), or pyenv
+ * first and then the system. */
+enum py_where { PY_PYENV, PY_SYSTEM, PY_EITHER };
+
 static const struct {
     const char *label;
     int major, minor;
+    enum py_where where;
+    const char *suffix; /* of the system's executable: "d" for debug builds */
 } py_table[PMT_PY_COUNT] = {
     [PMT_PY_DEBIAN] = {"debian", 3, 11}, [PMT_PY_38] = {"3.8", 3, 8},   [PMT_PY_39] = {"3.9", 3, 9},
     [PMT_PY_310] = {"3.10", 3, 10},      [PMT_PY_311] = {"3.11", 3, 11}, [PMT_PY_312] = {"3.12", 3, 12},
     [PMT_PY_313] = {"3.13", 3, 13},      [PMT_PY_37] = {"3.7", 3, 7},   [PMT_PY_36] = {"3.6", 3, 6},
     [PMT_PY_27] = {"2.7", 2, 7},
+    [PMT_PY_313S] = {"3.13-static", 3, 13, PY_SYSTEM, ""},
+    [PMT_PY_314] = {"3.14", 3, 14, PY_EITHER, ""},
+    [PMT_PY_315] = {"3.15", 3, 15, PY_EITHER, ""},
+    [PMT_PY_314D] = {"3.14d", 3, 14, PY_SYSTEM, "d"},
+    [PMT_PY_315D] = {"3.15d", 3, 15, PY_SYSTEM, "d"},
 };
+
+/* pythonX.Y<suffix> in the system's standard PATH (confstr's, not the
+ * environment's: pyenv's shims are not the system's), or NULL. */
+static char *system_python(int major, int minor, const char *suffix)
+{
+    char path[512];
+    size_t n = confstr(_CS_PATH, path, sizeof path);
+    if (n == 0 || n > sizeof path)
+        snprintf(path, sizeof path, "/bin:/usr/bin");
+    for (char *save = NULL, *dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        char *exe = pmt_strf("%s/python%d.%d%s", dir, major, minor, suffix);
+        if (access(exe, X_OK) == 0)
+            return exe;
+    }
+    return NULL;
+}
+
+/* 1 if the interpreter has libpython linked in: no libpython is mapped in
+ * it (Debian builds a shared libpython too, for embedding, so sysconfig's
+ * Py_ENABLE_SHARED does not tell). */
+static bool python_is_static(const char *exe)
+{
+    const char *argv[] = {exe, "-c", "print(any('libpython' in l for l in open('/proc/self/maps')))", NULL};
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .timeout_s = 30}, &r);
+    return r.exited && r.exit_code == 0 && strncmp(r.out, "False", 5) == 0;
+}
 
 const char *pmt_pyenv_root(void)
 {
@@ -562,6 +601,19 @@ void pmt_python_require(enum pmt_py_id id, struct pmt_python *out)
         out->debian = true;
         cr_assert(access(out->path, X_OK) == 0,
                   "Debian's %s is missing: it is the one interpreter every run must test", out->path);
+    } else if (py_table[id].where == PY_SYSTEM ||
+               (py_table[id].where == PY_EITHER && !pyenv_version_dir(py_table[id].major, py_table[id].minor))) {
+        int major = py_table[id].major, minor = py_table[id].minor;
+        const char *suffix = py_table[id].suffix;
+        out->system = true;
+        out->path = system_python(major, minor, suffix);
+        if (!out->path)
+            cr_skip_test("Python %s: no python%d.%d%s in the system's PATH%s (Debian sid has it: "
+                         "scripts/sid-chroot.sh runs these tests there)",
+                         py_table[id].label, major, minor, suffix,
+                         py_table[id].where == PY_EITHER ? " nor in pyenv" : "");
+        if (!python_is_static(out->path))
+            cr_skip_test("Python %s: %s is not a static build", py_table[id].label, out->path);
     } else {
         int major = py_table[id].major, minor = py_table[id].minor;
         char *dir = pyenv_version_dir(major, minor);

@@ -2,7 +2,9 @@
  * built agent and read what they leave behind.
  *
  * - the environment meson gives the tests (PMT_AGENT, PMT_PROGRAMS, ...);
- * - interpreter discovery: Debian's python3 and the pyenv versions;
+ * - interpreter discovery: Debian's python3, the pyenv versions, and the
+ *   system's static interpreters of Debian sid (3.13, 3.14, 3.15 and their
+ *   debug builds), which run in the chroot of scripts/sid-chroot.sh;
  * - a process runner with a clean environment, captured output and a timeout;
  * - temporary folders that outlive a failing test (for a post-mortem);
  * - a parser and validators for Profile/Trace logs (SPEC.md's byte layout).
@@ -43,6 +45,11 @@ enum pmt_py_id {
     PMT_PY_311,
     PMT_PY_312,
     PMT_PY_313,
+    PMT_PY_313S, /* a static python3.13 of the system (Debian sid's) */
+    PMT_PY_314,  /* pyenv's, else the system's python3.14 */
+    PMT_PY_315,
+    PMT_PY_314D, /* the system's debug build, python3.14d */
+    PMT_PY_315D,
     PMT_PY_37, /* unsupported by the agent */
     PMT_PY_36,
     PMT_PY_27,
@@ -57,11 +64,12 @@ struct pmt_python {
     int major, minor;
     char *libpython;       /* shared libpython (pyenv), NULL for Debian's */
     char *prefix;          /* the installation folder (pyenv), NULL for Debian's */
-    bool debian;
+    bool debian;           /* Debian 12's python3 */
+    bool system;           /* another static interpreter of the system (sid's) */
 };
 
 /* Finds an interpreter. Debian's must exist (the test fails otherwise); a
- * missing pyenv version skips the test with the reason. */
+ * missing pyenv or system version skips the test with the reason. */
 void pmt_python_require(enum pmt_py_id id, struct pmt_python *out);
 /* The pyenv root: $PYENV_ROOT, else `pyenv root`, else $HOME/.pyenv. */
 const char *pmt_pyenv_root(void);

@@ -27,7 +27,7 @@ static void run_embed(const struct pmt_python *py, const void *arg)
 {
     (void)arg;
     const char *lib = py->libpython;
-    if (py->debian) {
+    if (py->debian || py->system) {
         lib = debian_shared_libpython(py);
         if (!lib)
             cr_skip_test("Debian's shared libpython%d.%d is not installed (package libpython%d.%d)", py->major,

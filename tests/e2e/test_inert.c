@@ -103,6 +103,19 @@ static void run_unsupported(const struct pmt_python *py, const void *arg)
     cr_assert(!strcmp(rest, base.err), "the program's own stderr changed\n--- without the agent:\n%s\n%s", base.err,
               pmt_run_describe(&r));
     e2e_check_no_files(dir, "unsupported Python");
+    /* The launcher promises no log either: the one line is still the agent's. */
+    if (e2e_sanitized())
+        return; /* the launcher puts the agent first in LD_PRELOAD, where a sanitizer's runtime must be */
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(pmt_join(pmt_env("PMT_BUILD_ROOT"), "pymemtrace-run"),
+                                                    "--profile", "--", py->path, e2e_program("plain.py")),
+                                   .cwd = dir},
+            &r);
+    cr_assert(r.exited && r.exit_code == 4, "plain.py under the launcher\n%s", pmt_run_describe(&r));
+    pmt_split_stderr(r.err, &lines, &n, &rest);
+    cr_assert(n == 1 && strstr(lines[0], "not supported") && !strcmp(rest, base.err),
+              "Python %s under the launcher: expected the agent's one line and the program's own stderr\n%s",
+              py->version, pmt_run_describe(&r));
+    e2e_check_no_files(dir, "unsupported Python under the launcher");
 }
 
 E2E_TEST_PY(inert, unsupported_py37, PMT_PY_37, run_unsupported, NULL)

@@ -445,14 +445,14 @@ static void case_all_modes(const struct pmt_python *py, const void *arg)
     cr_assert_eq(ref_count(log, "NEW", "Leak"), 7);
 }
 
-E2E_TEST_PY(reftrace, defaults_py313, PMT_PY_313, case_defaults, NULL)
-E2E_TEST_PY(reftrace, no_gc_py313, PMT_PY_313, case_no_gc, NULL)
-E2E_TEST_PY(reftrace, include_py313, PMT_PY_313, case_include, NULL)
-E2E_TEST_PY(reftrace, exclude_py313, PMT_PY_313, case_exclude, NULL)
-E2E_TEST_PY(reftrace, builtins_py313, PMT_PY_313, case_builtins, NULL)
-E2E_TEST_PY(reftrace, threads_py313, PMT_PY_313, case_threads, NULL)
-E2E_TEST_PY(reftrace, tracemalloc_py313, PMT_PY_313, case_tracemalloc, NULL)
-E2E_TEST_PY(reftrace, all_modes_py313, PMT_PY_313, case_all_modes, NULL)
+E2E_TESTS_313_UP(reftrace, defaults, case_defaults, NULL)
+E2E_TESTS_313_UP(reftrace, no_gc, case_no_gc, NULL)
+E2E_TESTS_313_UP(reftrace, include, case_include, NULL)
+E2E_TESTS_313_UP(reftrace, exclude, case_exclude, NULL)
+E2E_TESTS_313_UP(reftrace, builtins, case_builtins, NULL)
+E2E_TESTS_313_UP(reftrace, threads, case_threads, NULL)
+E2E_TESTS_313_UP(reftrace, tracemalloc, case_tracemalloc, NULL)
+E2E_TESTS_313_UP(reftrace, all_modes, case_all_modes, NULL)
 
 /* ---- older interpreters: one line, and the other modes still run --------- */
 

@@ -405,7 +405,7 @@ static void run_zone_change(const struct pmt_python *py, const void *arg)
 
 E2E_TEST_PY(sample, zone_change_debian, PMT_PY_DEBIAN, run_zone_change, NULL)
 E2E_TEST_PY(sample, zone_change_py38, PMT_PY_38, run_zone_change, NULL)
-E2E_TEST_PY(sample, zone_change_py313, PMT_PY_313, run_zone_change, NULL)
+E2E_TESTS_313_UP(sample, zone_change, run_zone_change, NULL)
 
 /* ---- fork --------------------------------------------------------------------
  * Run with -W default: on 3.12+ os.fork() in a process with another thread
@@ -492,7 +492,7 @@ static void run_message(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TEST_PY(sample, message_and_quiet_debian, PMT_PY_DEBIAN, run_message, NULL)
-E2E_TEST_PY(sample, message_and_quiet_py313, PMT_PY_313, run_message, NULL)
+E2E_TESTS_313_UP(sample, message_and_quiet, run_message, NULL)
 
 /* ---- bad intervals and unwritable targets: the program runs untouched ----- */
 
@@ -519,7 +519,7 @@ static void run_refused(const struct pmt_python *py, const void *arg)
         {"PYMEMTRACE=sample", "PYMEMTRACE_SAMPLE_INTERVAL=" value, NULL},                                     \
         "pymemtrace: PYMEMTRACE_SAMPLE_INTERVAL='" value "' is not valid (" reason "); " ACCEPTED};          \
     E2E_TEST_PY(sample, bad_interval_##name##_debian, PMT_PY_DEBIAN, run_refused, &refused_##name)           \
-    E2E_TEST_PY(sample, bad_interval_##name##_py313, PMT_PY_313, run_refused, &refused_##name)
+    E2E_TESTS_313_UP(sample, bad_interval_##name, run_refused, &refused_##name)
 
 REFUSED(zero, "0", "out of range")
 REFUSED(word, "fast", "not a number")

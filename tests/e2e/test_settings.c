@@ -11,7 +11,7 @@
 /* Debian's python3 and one pyenv interpreter. */
 #define E2E_TESTS_TWO(suite, name, fn, arg)                                    \
     E2E_TEST_PY(suite, name##_debian, PMT_PY_DEBIAN, fn, arg)                  \
-    E2E_TEST_PY(suite, name##_py313, PMT_PY_313, fn, arg)
+    E2E_TESTS_313_UP(suite, name, fn, arg)
 
 static bool ends_with(const char *s, const char *suffix)
 {
