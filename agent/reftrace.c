@@ -394,7 +394,7 @@ void rt_start(uint64_t rss_at_start)
         pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL);
 }
 
-static void rt_summary(int python_usable);
+static void rt_summary(int python_usable, int at_exit);
 static void rt_stop(int python_usable);
 
 /* PYMEMTRACE_FUNCTION (function.c): each traced call is a session. The
@@ -416,7 +416,7 @@ void rt_session_end(int outermost)
     const struct pmt_capi *api = &pmt.py.api;
     pmt_obj *et, *ev, *etb;
     api->PyErr_Fetch(&et, &ev, &etb);
-    rt_summary(1);
+    rt_summary(1, 0);
     if (outermost)
         rt_stop(1);
     api->PyErr_Restore(et, ev, etb);
@@ -476,16 +476,42 @@ static void rt_collect(int generation)
         api->PyErr_Clear();
 }
 
-/* The end of a log: gc.collect while still tracing, then the live counts. */
-static void rt_summary(int python_usable)
+/* Python threads other than the caller's that still have a thread state. */
+static int rt_other_threads(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_tstate *self = api->PyThreadState_Get();
+    int n = 0;
+    for (pmt_tstate *ts = api->PyInterpreterState_ThreadHead(api->PyInterpreterState_Main()); ts;
+         ts = api->PyThreadState_Next(ts))
+        n += ts != self;
+    return n;
+}
+
+/* The end of a log: gc.collect while still tracing, then the live counts.
+ * At exit (the agent's atexit callback, the last one to run) the only
+ * threads left are daemon threads (and C threads' states): CPython stops
+ * them before its own final collection. Collecting now instead would run
+ * finalizers while they still run, and a finalizer that joins one would
+ * wait for ever (test_threading's PythonFinalizationError case on 3.14):
+ * then the collection is left to CPython and the line says why. */
+static void rt_summary(int python_usable, int at_exit)
 {
     if (python_usable) {
         rt_poll();
         if (pmt.cfg.gc_collect_on_exit >= 0) {
-            char text[64];
-            snprintf(text, sizeof text, "gc.collect(%d)", pmt.cfg.gc_collect_on_exit);
+            char text[200];
+            int others = at_exit ? rt_other_threads() : 0;
+            if (others)
+                snprintf(text, sizeof text,
+                         "gc.collect(%d) not run: %d other Python thread%s still alive at exit (daemon), "
+                         "which finalizers run now could wait for",
+                         pmt.cfg.gc_collect_on_exit, others, others == 1 ? " is" : "s are");
+            else
+                snprintf(text, sizeof text, "gc.collect(%d)", pmt.cfg.gc_collect_on_exit);
             rt_say_line("MSG", text);
-            rt_collect(pmt.cfg.gc_collect_on_exit);
+            if (!others)
+                rt_collect(pmt.cfg.gc_collect_on_exit);
         }
     }
     rt_live_counts();
@@ -505,6 +531,6 @@ void rt_finish(int python_usable)
 {
     if (!rt_on)
         return;
-    rt_summary(python_usable);
+    rt_summary(python_usable, 1);
     rt_stop(python_usable);
 }

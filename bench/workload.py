@@ -23,7 +23,7 @@ statistics done by numpy, and each curve resampled onto a fine depth grid for
 its plot), so that C-extension allocations of tens of MB come and go and move
 RSS. Its files are fewer and longer.
 
-Standard library only (numpy for --numpy); runs on Python 3.8 to 3.13.
+Standard library only (numpy for --numpy); runs on Python 3.8 to 3.15.
 """
 
 import argparse

@@ -445,6 +445,26 @@ static void case_all_modes(const struct pmt_python *py, const void *arg)
     cr_assert_eq(ref_count(log, "NEW", "Leak"), 7);
 }
 
+/* A daemon thread still runs when the agent's atexit callback comes: its
+ * gc.collect would run a finalizer that joins the thread, for ever. It is
+ * left to CPython's final collection, which comes after the daemon threads
+ * stop, and the log says so; the program ends as without the agent. */
+static void case_daemon_finalizer(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    if (py->major == 3 && py->minor < 14)
+        cr_skip_test("Python %s hangs in this program without the agent (a daemon thread joined at exit; "
+                     "3.14 raises PythonFinalizationError instead)",
+                     py->version);
+    struct ref_run run;
+    ref_run(py, "reftrace_daemon_finalizer.py", NULL, NULL, NULL, &run);
+    cr_assert_str_eq(run.r.out, "main done\njoin refused at finalization\n", "%s", pmt_run_describe(&run.r));
+    cr_assert(ref_find_text(run.log, "MSG",
+                            "gc.collect(2) not run: 1 other Python thread is still alive at exit (daemon)") >= 0,
+              "%s: no MSG saying why gc.collect did not run", run.log->path);
+}
+
+E2E_TESTS_313_UP(reftrace, daemon_finalizer, case_daemon_finalizer, NULL)
 E2E_TESTS_313_UP(reftrace, defaults, case_defaults, NULL)
 E2E_TESTS_313_UP(reftrace, no_gc, case_no_gc, NULL)
 E2E_TESTS_313_UP(reftrace, include, case_include, NULL)
