@@ -12,9 +12,11 @@
 #
 # The chroot is PMT_SID_CHROOT, by default /var/cache/pymemtrace/sid. Making it
 # takes about 5 minutes and 1.5 GB, needs root and the network; the mirror is
-# the one this machine's own apt sources name. `run` mounts /proc, /sys, /dev
-# and the project (at the same path as outside) in a mount namespace of its
-# own, so nothing stays mounted after it, however it ends.
+# the one this machine's own apt sources name. `run` mounts /proc, /sys, /dev,
+# this machine's /tmp (disk, not memory: every-event logs reach gigabytes;
+# and a test's kept folder is where its message says, inside and out) and the
+# project (at the same path as outside) in a mount namespace of its own, so
+# nothing stays mounted after it, however it ends.
 #
 # Exit status 3 with one line on stderr: the chroot cannot be had here (not
 # root, no debootstrap and no apt, no network); callers report their tests as
@@ -58,7 +60,7 @@ in_chroot() {
         mount -t proc proc "$dir/proc"
         mount -t sysfs sysfs "$dir/sys"
         mount --rbind /dev "$dir/dev"
-        mount -t tmpfs tmpfs "$dir/tmp" -o mode=1777
+        mount --bind /tmp "$dir/tmp"
         mkdir -p "$dir$project"
         mount --bind "$project" "$dir$project"
         cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
