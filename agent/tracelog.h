@@ -69,7 +69,7 @@ struct pmt_log {
     int cur;
     int async;            /* full buffers go to the writer thread (writer.h) */
     off_t offset;         /* file offset of buf's first byte (async) */
-    volatile int busy[4]; /* buffer i is being written */
+    volatile int busy[PMT_LOG_NBUF]; /* buffer i is being written */
     volatile int werr;    /* errno of a failed background write */
     uint64_t nevents;
     int have_first;
