@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/logfmt.h"
+#include "agent/rawio.h"
 #include "agent/rawthread.h"
 #include "agent/writer.h"
 
@@ -24,52 +25,6 @@ volatile int pmt_log_failed;
 volatile int pmt_log_writing;
 void (*pmt_log_ending_hook)(struct pmt_log *lg);
 void (*pmt_log_closed_hook)(const struct pmt_log *lg, int fd);
-
-static size_t tl_strlen(const char *s)
-{
-    return s ? strlen(s) : 0;
-}
-
-void pmt_say(const char *first, ...)
-{
-    char line[2048] = "pymemtrace: ";
-    size_t n = strlen(line);
-    va_list ap;
-    va_start(ap, first);
-    for (const char *part = first; part; part = va_arg(ap, const char *)) {
-        size_t k = tl_strlen(part);
-        if (k > sizeof line - 1 - n)
-            k = sizeof line - 1 - n;
-        memcpy(line + n, part, k);
-        n += k;
-    }
-    va_end(ap);
-    line[n++] = '\n';
-    while (pmt_sys3(SYS_write, 2, line, n) == -EINTR)
-        ;
-}
-
-int pmt_write_all(int fd, const char *buf, size_t len, off_t off)
-{
-    for (size_t done = 0; done < len;) {
-        long rc = off >= 0 ? pmt_sys6(SYS_pwrite64, fd, (long)(buf + done), (long)(len - done),
-                                      (long)(off + (off_t)done), 0, 0)
-                           : pmt_sys3(SYS_write, fd, buf + done, len - done);
-        if (rc == -EINTR)
-            continue;
-        if (rc <= 0)
-            return rc < 0 ? (int)-rc : ENOSPC;
-        done += (size_t)rc;
-    }
-    return 0;
-}
-
-/* strerror may allocate for unknown codes; strerrordesc_np never does. */
-const char *pmt_errtext(int err)
-{
-    const char *s = strerrordesc_np(err);
-    return s ? s : "unknown error";
-}
 
 static int64_t tl_now_ns(void)
 {

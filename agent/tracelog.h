@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/rawio.h" /* pmt_say, pmt_errtext, for every user of a log */
+
 struct pmt_native_frame;
 
 /* Where events happen: one per code object, owned by the hooks' cache. */
@@ -162,18 +164,5 @@ extern volatile int pmt_log_failed;
  * handler must then leave the buffers alone. */
 extern volatile int pmt_log_writing;
 
-/* Writes all of buf: write(), or pwrite() at off when off >= 0, by raw
- * system call (errno untouched: usable on the agent's threads glibc does
- * not know, rawthread.h). Retries EINTR. Returns 0, or the errno value of
- * the failure (ENOSPC for a write that wrote nothing). */
-int pmt_write_all(int fd, const char *buf, size_t len, off_t off);
-/* strerror's text without strerror's allocation. */
-const char *pmt_errtext(int err);
-
-/* One line on stderr: "pymemtrace: " + the NULL-terminated list of pieces +
- * "\n", in one write(2) made by raw system call, without stdio, malloc or
- * errno: usable on the agent's threads glibc does not know (rawthread.h)
- * and in a signal handler. */
-void pmt_say(const char *first, ...);
 
 #endif

@@ -9,9 +9,9 @@
  * wakes only when the writer said it sleeps. */
 #include "agent/writer.h"
 
+#include "agent/rawio.h"
 #include "agent/rawthread.h"
 #include "agent/rss.h"
-#include "agent/tracelog.h"
 
 #include <time.h>
 
