@@ -2,10 +2,8 @@
 #include "agent/tracelog.h"
 
 #include <errno.h>
-#include <sys/syscall.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,7 +13,6 @@
 
 #include "agent/logfmt.h"
 #include "agent/rawio.h"
-#include "agent/rawthread.h"
 #include "agent/writer.h"
 
 #define TRACELOG_BUF (256u << 10) /* each of PMT_LOG_NBUF */

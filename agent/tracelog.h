@@ -164,5 +164,4 @@ extern volatile int pmt_log_failed;
  * handler must then leave the buffers alone. */
 extern volatile int pmt_log_writing;
 
-
 #endif
