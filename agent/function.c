@@ -40,23 +40,21 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/selfcheck.h"
-#include "agent/reftrace.h"
+#include "agent/logset.h"
+#include "agent/modes.h"
+#include "agent/pycall.h"
 #include "agent/rss.h"
+#include "agent/sites.h"
+#include "agent/threads.h"
 #include "agent/writer.h"
 #include "config/funcspec.h"
 
 #define FN_MAX_DEPTH 32  /* deeper matching calls stay in the depth-31 log */
 #define FN_ANNOUNCE 16   /* calls whose log paths are said on stderr */
 
-enum { FN_NLOGS = 3 };   /* profile, trace and reftrace: the modes a session opens */
-static const char fn_letters[FN_NLOGS] = {'P', 'T', 'O'};
-static const char *const fn_names[FN_NLOGS] = {"profile", "trace", "reftrace"};
-static const unsigned fn_modes[FN_NLOGS] = {PMT_MODE_PROFILE, PMT_MODE_TRACE, PMT_MODE_REFTRACE};
-/* reftrace has no per-thread hook: the tracer (reftrace.c) is set for the
- * outermost call */
-/* The hook of each log (selfcheck.h: the checked ones with PYMEMTRACE_CHECK). */
-#define fn_hooks(i) chk_hook(i)
+/* A session opens the logs of the modes with an event log (pmt.logs, by
+ * slot); a mode with a per-thread hook has it set on the session's thread,
+ * one with session steps (reftrace's tracer) takes them. */
 
 static struct fs_spec fn_spec;
 static void *fn_prev;          /* the evaluation function ours replaced, called by ours */
@@ -71,17 +69,33 @@ static int fn_capped;          /* the deepest log said a deeper call stays in it
 static unsigned fn_sessions;   /* sessions opened in this process */
 /* fn_saved[d]: the logs of the call at depth d while a deeper one runs;
  * fn_mem[d]: the buffers of depth d's logs, mapped once, reused. */
-static struct pmt_log fn_saved[FN_MAX_DEPTH][FN_NLOGS];
-static char *fn_mem[FN_MAX_DEPTH][FN_NLOGS];
+static struct pmt_log fn_saved[FN_MAX_DEPTH][PMT_NLOGS];
+static char *fn_mem[FN_MAX_DEPTH][PMT_NLOGS];
 
 static struct pmt_log *fn_log(int i)
 {
-    return &pmt.logs[i == 0 ? PMT_LOG_PROFILE : i == 1 ? PMT_LOG_TRACE : PMT_LOG_REF];
+    return &pmt.logs[i];
+}
+
+static const struct pmt_mode_row *fn_row(int i)
+{
+    return pmt_mode_of_log(i);
 }
 
 static int fn_mode_on(int i)
 {
-    return (pmt.cfg.modes & fn_modes[i]) != 0;
+    return (pmt.cfg.modes & fn_row(i)->bit) != 0;
+}
+
+/* Each traced call's session steps of the modes that have them. */
+static void fn_sessions_step(int begin, int outermost)
+{
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        const struct pmt_mode_row *row = fn_row(i);
+        void (*step)(int) = begin ? row->session_begin : row->session_end;
+        if (fn_mode_on(i) && step)
+            step(outermost);
+    }
 }
 
 /* ---- the decision, once per code object ------------------------------------ */
@@ -206,7 +220,7 @@ static inline __attribute__((always_inline)) const struct pmt_site *fn_wanted(co
     if (__builtin_expect(pmt_busy || !pmt.active, 0))
         return NULL;
     pmt_obj *code = shim_eval_code(&pmt.py, frame);
-    const struct pmt_site *site = code ? pmt_hooks_site(code) : NULL;
+    const struct pmt_site *site = code ? pmt_site_of(code) : NULL;
     if (__builtin_expect(!site, 0))
         return NULL;
     int match = site->match;
@@ -227,13 +241,10 @@ static void fn_set_hooks(int on)
     pmt_obj *et, *ev, *etb;
     pmt_busy++; /* PyEval_SetProfile raises an audit event */
     api->PyErr_Fetch(&et, &ev, &etb);
-    for (int i = 0; i < FN_NLOGS; i++) {
-        if (!fn_mode_on(i) || !fn_hooks(i))
-            continue;
-        if (i == 0)
-            api->PyEval_SetProfile(on ? fn_hooks(i) : NULL, NULL);
-        else
-            api->PyEval_SetTrace(on ? fn_hooks(i) : NULL, NULL);
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        pmt_tracefunc hook = pmt_mode_hook(fn_row(i));
+        if (fn_mode_on(i) && hook)
+            pmt_threads_set_current(fn_row(i), on ? hook : NULL);
     }
     api->PyErr_Clear();
     api->PyErr_Restore(et, ev, etb);
@@ -242,38 +253,33 @@ static void fn_set_hooks(int on)
 
 static void fn_msg_all(const char *text)
 {
-    for (int i = 0; i < FN_NLOGS; i++) {
-        if (!fn_mode_on(i))
-            continue;
-        if (fn_log(i)->ref)
-            tracelog_ref_msg(fn_log(i), "MSG", pmt_clock_us(), text);
-        else
-            tracelog_msg(fn_log(i), pmt_clock_us(), text);
-    }
+    for (int i = 0; i < PMT_NLOGS; i++)
+        if (fn_mode_on(i))
+            pmt_logs_msg(fn_log(i), text);
 }
 
 /* Opens the logs of a call at depth into pmt.logs; 0, or -1 with none open. */
 static int fn_open(unsigned depth)
 {
-    uint32_t tid = pmt_hooks_thread();
-    pmt_info_for_thread(tid);
-    int quiet = pmt.env.quiet;
-    pmt.env.quiet = quiet || fn_sessions >= FN_ANNOUNCE;
+    uint32_t tid = pmt_thread_id();
+    pmt_logs_info_for_thread(tid);
+    int quiet = pmt.cfg.quiet;
+    pmt.cfg.quiet = quiet || fn_sessions >= FN_ANNOUNCE;
     int rc = 0;
-    for (int i = 0; i < FN_NLOGS && rc == 0; i++) {
+    for (int i = 0; i < PMT_NLOGS && rc == 0; i++) {
         if (!fn_mode_on(i))
             continue;
         struct pmt_log *lg = fn_log(i);
-        lg->mem = fn_mem[depth][i];
-        rc = tracelog_open_at(lg, &pmt.env, fn_letters[i], depth, fn_names[i], pmt_hooks_line,
-                              pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), tid);
-        fn_mem[depth][i] = lg->mem;
+        lg->sink.mem = fn_mem[depth][i];
+        rc = tracelog_open(lg, &pmt.env, &fn_row(i)->kind, depth, pmt_site_line, pmt_ticks_us,
+                           &pmt.ordinal, pmt_clock_us(), tid);
+        fn_mem[depth][i] = lg->sink.mem;
         if (rc != 0)
             for (int j = 0; j < i; j++)
                 if (fn_mode_on(j))
                     tracelog_close(fn_log(j));
     }
-    pmt.env.quiet = quiet;
+    pmt.cfg.quiet = quiet;
     if (rc != 0) {
         fn_broken = 1; /* said by tracelog_open */
         return -1;
@@ -286,7 +292,7 @@ static int fn_open(unsigned depth)
 
 static void fn_close_all(void)
 {
-    for (int i = 0; i < FN_NLOGS; i++)
+    for (int i = 0; i < PMT_NLOGS; i++)
         if (fn_mode_on(i))
             tracelog_close(fn_log(i));
 }
@@ -299,17 +305,16 @@ static int fn_detach(const struct pmt_site *site)
     snprintf(text, sizeof text, "detached: %s called on this thread; its call is logged at depth %u",
              site->func, inner);
     fn_msg_all(text);
-    for (int i = 0; i < FN_NLOGS; i++) {
+    for (int i = 0; i < PMT_NLOGS; i++) {
         if (!fn_mode_on(i))
             continue;
         tracelog_flush(fn_log(i));
-        if (fn_log(i)->async)
-            writer_drain(); /* the writer holds pointers into pmt.logs */
+        sink_drain(&fn_log(i)->sink); /* the writer holds pointers into pmt.logs */
         fn_saved[outer][i] = *fn_log(i);
     }
     if (fn_open(inner) == 0)
         return 0;
-    for (int i = 0; i < FN_NLOGS; i++)
+    for (int i = 0; i < PMT_NLOGS; i++)
         if (fn_mode_on(i))
             *fn_log(i) = fn_saved[outer][i];
     fn_broken = 0; /* the outer call goes on being logged */
@@ -325,14 +330,14 @@ static void fn_reattach(void)
     fn_close_all();
     writer_drain();
     struct pmt_log *reopen = NULL;
-    for (int i = 0; i < FN_NLOGS; i++)
+    for (int i = 0; i < PMT_NLOGS; i++)
         if (fn_mode_on(i)) {
             *fn_log(i) = fn_saved[outer][i];
             if (!reopen && fn_log(i)->state == PMT_LOG_REOPEN)
                 reopen = fn_log(i);
         }
     if (reopen && !pmt_log_failed) /* a fork child's own logs of the outer call, all opened now */
-        pmt_hooks_reopen(reopen);
+        pmt_logs_reopen(reopen);
     snprintf(text, sizeof text, "re-attached: the call logged at depth %u returned", outer + 1);
     fn_msg_all(text);
 }
@@ -356,8 +361,7 @@ static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_s
         fn_owner = ts;
         fn_depth = 1;
         fn_set_hooks(1);
-        if (fn_mode_on(2))
-            rt_session_begin(1);
+        fn_sessions_step(1, 1);
         return 1;
     }
     if (ts != fn_owner) {
@@ -365,7 +369,7 @@ static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_s
         snprintf(text, sizeof text,
                  "not traced: %s called on another thread (native id %u) while this log traces "
                  "this call",
-                 site->func, pmt_hooks_thread());
+                 site->func, pmt_thread_id());
         fn_msg_all(text);
         return 0;
     }
@@ -393,8 +397,7 @@ static __attribute__((noinline)) void fn_leave(void)
 {
     if (fn_depth == 0) /* ended meanwhile (exit, a failed write) */
         return;
-    if (fn_mode_on(2))
-        rt_session_end(fn_depth == 1); /* still tracing: gc.collect, live counts */
+    fn_sessions_step(0, fn_depth == 1); /* still tracing: gc.collect, live counts */
     if (fn_depth == 1) {
         fn_set_hooks(0);
         fn_close_all();
@@ -448,7 +451,7 @@ static pmt_obj *fn_vectorcall(pmt_obj *func, pmt_obj *const *args, size_t nargsf
     const struct pmt_site *site = NULL;
     if (!fn_installed && !pmt_busy && pmt.active) {
         pmt_obj *code = pmt.py.api.PyFunction_GetCode(func);
-        site = code ? pmt_hooks_site(code) : NULL;
+        site = code ? pmt_site_of(code) : NULL;
     }
     if (!site || site->match != FN_MATCH)
         return fn_plain_vectorcall(func, args, nargsf, kwnames);
@@ -489,7 +492,7 @@ static int fn_use_evaluator(void)
 static void fn_consider(pmt_obj *func, pmt_obj *code)
 {
     const struct pmt_capi *api = &pmt.py.api;
-    struct pmt_site *site = code ? (struct pmt_site *)pmt_hooks_site(code) : NULL;
+    struct pmt_site *site = code ? (struct pmt_site *)pmt_site_of(code) : NULL;
     if (!site)
         return;
     int match = site->match >= 0 ? site->match : fn_decide(site, code, api->PyFunction_GetGlobals(func));
@@ -568,14 +571,14 @@ static char fn_log_dir[4096];
 
 static void fn_fix_log_dir(void)
 {
-    const char *dir = pmt.env.log_dir;
+    const char *dir = pmt.cfg.log_dir;
     char cwd[2048];
     if ((dir && dir[0] == '/') || !getcwd(cwd, sizeof cwd))
         return;
     int n = dir ? snprintf(fn_log_dir, sizeof fn_log_dir, "%s/%s", cwd, dir)
                 : snprintf(fn_log_dir, sizeof fn_log_dir, "%s", cwd);
     if (n > 0 && (size_t)n < sizeof fn_log_dir)
-        pmt.env.log_dir = fn_log_dir;
+        pmt.cfg.log_dir = fn_log_dir;
 }
 
 int fn_install(void)
@@ -622,7 +625,7 @@ void fn_finish(int python_usable)
 void fn_before_exec(void)
 {
     for (int d = 0; d + 1 < fn_depth; d++)
-        for (int i = 0; i < FN_NLOGS; i++)
+        for (int i = 0; i < PMT_NLOGS; i++)
             if (fn_mode_on(i))
                 tracelog_close(&fn_saved[d][i]);
 }
@@ -634,7 +637,7 @@ void fn_before_exec(void)
 void fn_after_fork_child(void)
 {
     for (int d = 0; d + 1 < fn_depth; d++)
-        for (int i = 0; i < FN_NLOGS; i++)
+        for (int i = 0; i < PMT_NLOGS; i++)
             if (fn_mode_on(i))
                 tracelog_forget_after_fork(&fn_saved[d][i]);
 }

@@ -9,7 +9,11 @@
 
 #include "agent/agent.h"
 #include "agent/logfmt.h"
+#include "agent/logset.h"
+#include "agent/pycall.h"
+#include "agent/realsym.h"
 #include "agent/rss.h"
+#include "agent/sites.h"
 #include "config/typefilter.h"
 
 /* ---- per-type entries ------------------------------------------------------
@@ -146,7 +150,7 @@ static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type
 {
     struct pmt_log *lg = &pmt.logs[PMT_LOG_REF];
     if (lg->state != PMT_LOG_OPEN) {
-        if (lg->state != PMT_LOG_REOPEN || pmt_log_failed || pmt_hooks_reopen(lg) != 0)
+        if (lg->state != PMT_LOG_REOPEN || pmt_log_failed || pmt_logs_reopen(lg) != 0)
             return;
     }
     e->live += event == PMT_REF_CREATE ? 1 : -1;
@@ -154,13 +158,13 @@ static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type
     size_t file_len = 0, func_len = 0;
     int line = 0, lasti = -1;
     pmt_obj *code = shim_current_code(&pmt.py, pmt.py.api.PyThreadState_GetUnchecked(), &lasti);
-    const struct pmt_site *site = code ? pmt_hooks_site(code) : NULL;
+    const struct pmt_site *site = code ? pmt_site_of(code) : NULL;
     if (site) {
         file = site->file;
         func = site->func;
         file_len = site->file_len;
         func_len = site->func_len;
-        line = pmt_hooks_line(site, lasti);
+        line = pmt_site_line(site, lasti);
     }
     uint64_t rss_now = rss_read();
     const char *name = shim_type_name(type);
@@ -179,7 +183,7 @@ static void rt_line(pmt_obj *obj, int event, const pmt_obj *type, struct rt_type
     };
     rt_last_rss = rss_now;
     pmt_write_begin();
-    tracelog_ref_line(lg, event == PMT_REF_CREATE ? "NEW" : "DEL", &f, pmt_hooks_thread());
+    tracelog_ref_line(lg, event == PMT_REF_CREATE ? "NEW" : "DEL", &f, pmt_thread_id());
     pmt_write_end();
 }
 
@@ -369,6 +373,27 @@ int rt_supported(const struct pmt_shim *py, char *why, size_t whylen)
     snprintf(why, whylen, "reference tracing needs Python 3.13 or newer; this is %s",
              py->version.text);
     return 0;
+}
+
+int rt_usable(char *why, size_t whylen)
+{
+    /* With a shared libpython our own PyRefTracer_SetTracer comes first in
+     * the global scope (libpython calls it through its PLT): the agent calls
+     * the real one, the next definition. A static interpreter's own comes
+     * before ours and is the real one. Compared with our definition's own
+     * address (rt_own_setter): the plain name would resolve, like any
+     * exported name, to the first definition, the executable's there, and
+     * the next one after the agent is then none. */
+    if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)rt_own_setter)
+        pmt.py.api.PyRefTracer_SetTracer =
+            (int (*)(pmt_reftracer, void *))pmt_dlsym(RTLD_NEXT, "PyRefTracer_SetTracer");
+    dlerror(); /* a failed lookup must leave no error for the program */
+    return rt_supported(&pmt.py, why, whylen);
+}
+
+void rt_start_now(void)
+{
+    rt_start(rss_read());
 }
 
 void rt_start(uint64_t rss_at_start)

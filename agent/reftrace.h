@@ -19,8 +19,12 @@
 
 /* Whether reftrace can run on this interpreter; if not, the stderr text. */
 int rt_supported(const struct pmt_shim *py, char *why, size_t whylen);
+/* The same for the interpreter found (pmt.py), whose setter it first makes
+ * the interpreter's own rather than the agent's (reftrace.c says why). */
+int rt_usable(char *why, size_t whylen);
 /* After the log is open (install, GIL held): sets the tracer. */
 void rt_start(uint64_t rss_at_start);
+void rt_start_now(void); /* the same from the current RSS */
 /* At the audit hook's events once installed: notices a tracer replaced or
  * removed by someone else (where the interposed setter cannot see it). */
 void rt_poll(void);

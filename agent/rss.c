@@ -16,6 +16,14 @@
 struct rss_state rss;
 struct rss_clock rss_clk;
 volatile int pmt_rss_dirty;
+__thread uint32_t pmt_tid __attribute__((tls_model("initial-exec")));
+
+uint32_t pmt_thread_id_slow(void)
+{
+    pmt_tid = (uint32_t)syscall(SYS_gettid);
+    pmt_rss_dirty = 1; /* a new thread's start moves RSS without faults */
+    return pmt_tid;
+}
 int pmt_watch_alloc;
 
 static int rss_statm_fd = -1;

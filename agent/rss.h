@@ -97,6 +97,20 @@ void rss_settle(void);
 #define RSS_INFLIGHT_US 2000
 void rss_thread_started(void);
 void rss_thread_ended(void);
+
+/* The calling thread's native id, from a per-thread cache. A thread's first
+ * call says RSS may have moved: its start did so without faults (above). */
+extern __thread uint32_t pmt_tid __attribute__((tls_model("initial-exec")));
+uint32_t pmt_thread_id_slow(void);
+static inline uint32_t pmt_thread_id(void)
+{
+    return __builtin_expect(pmt_tid != 0, 1) ? pmt_tid : pmt_thread_id_slow();
+}
+/* In a forked child: its only thread has an id of its own. */
+static inline void pmt_thread_id_forget(void)
+{
+    pmt_tid = 0;
+}
 /* Set when free/realloc may look at glibc's chunk header (glibc's malloc). */
 extern int pmt_watch_alloc;
 

@@ -48,6 +48,7 @@ static struct {
     pid_t owner;              /* the process whose log this is */
     long long interval_ns;
     const struct pmt_log_env *env;
+    const struct pmt_log_kind *kind;
     uint64_t page;
     uint64_t clk_tck;
     struct pmt_rawthread thread;
@@ -296,26 +297,28 @@ static void sm_end_thread_locked(void)
 
 /* ---- control --------------------------------------------------------------- */
 
-static int sm_open_locked(const struct pmt_log_env *env, long long interval_ns, unsigned *ordinal)
+static int sm_open_locked(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
+                          unsigned *ordinal)
 {
     tzset(); /* the first call reads the zone file */
     sm_zones_find();
     sm.env = env;
-    sm.interval_ns = interval_ns;
+    sm.interval_ns = env->cfg->sample_interval_ns;
     sm.page = (uint64_t)sysconf(_SC_PAGESIZE);
     sm.clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
     sm.running = sm.stuck = sm.paused = sm.failed = 0;
     sm.peak = 0;
     sm.state = SM_FAILED;
-    sm.fd = tracelog_create(env, 'S', "sample", ordinal, sm.path, sizeof sm.path,
-                            "; not sampling");
+    sm.kind = kind;
+    sm.fd = tracelog_create(env, kind, ordinal, sm.path, sizeof sm.path, "; not sampling");
     if (sm.fd < 0)
         return -1;
     sm.owner = getpid();
     int err = 0;
-    if (env->message)
-        err = pmt_write_all(sm.fd, env->message, strlen(env->message), -1);
-    if (env->message && !err)
+    const char *message = env->cfg->message;
+    if (message)
+        err = pmt_write_all(sm.fd, message, strlen(message), -1);
+    if (message && !err)
         err = pmt_write_all(sm.fd, "\n", 1, -1);
     if (err)
         sm_fail(err);
@@ -326,16 +329,17 @@ static int sm_open_locked(const struct pmt_log_env *env, long long interval_ns, 
         return -1;
     }
     sm.state = SM_OPEN;
-    if (!env->quiet)
-        pmt_say("sample log: ", sm.path, NULL);
+    if (!env->cfg->quiet)
+        pmt_say(kind->name, " log: ", sm.path, NULL);
     sm_start_thread_locked();
     return 0;
 }
 
-int sampler_open(const struct pmt_log_env *env, long long interval_ns, unsigned *ordinal)
+int sampler_open(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
+                 unsigned *ordinal)
 {
     pthread_mutex_lock(&sm_lock);
-    int rc = sm_open_locked(env, interval_ns, ordinal);
+    int rc = sm_open_locked(env, kind, ordinal);
     pthread_mutex_unlock(&sm_lock);
     return rc;
 }
@@ -396,7 +400,7 @@ void sampler_after_fork_child(unsigned *ordinal)
         sm.fd = -1;
         sm.state = SM_NONE;
         if (ordinal) /* NULL: PYMEMTRACE_CHILDREN=0, the child is not sampled */
-            sm_open_locked(sm.env, sm.interval_ns, ordinal);
+            sm_open_locked(sm.env, sm.kind, ordinal);
     }
     pthread_mutex_unlock(&sm_lock);
 }

@@ -20,10 +20,12 @@
 #include "agent/tracelog.h"
 
 /* Opens the log (ordinal *ordinal, then incremented), writes its message
- * line and START, says where it goes unless quiet, and starts the thread.
- * env must outlive the sampler. On a failure says so once on stderr and
+ * line and START, says where it goes unless quiet, and starts the thread,
+ * which samples every env->cfg->sample_interval_ns.
+ * env and kind must outlive the sampler. On a failure says so once on stderr and
  * returns -1: the sampler then does nothing. */
-int sampler_open(const struct pmt_log_env *env, long long interval_ns, unsigned *ordinal);
+int sampler_open(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
+                 unsigned *ordinal);
 
 /* Ends the thread (a bounded wait: a thread stuck in a write is left
  * behind), writes STOP and closes the log. Only the process that opened the

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/hooks.h"
 #include "agent/rss.h"
+#include "agent/sites.h"
 
 uint64_t chk_failures;
 static uint64_t chk_calls;
@@ -53,7 +55,7 @@ static void chk_enter(pmt_frame *frame, int what)
         chk_fail("a frame's code is not a code object", NULL);
         return;
     }
-    const struct pmt_site *site = pmt_hooks_site(code);
+    const struct pmt_site *site = pmt_site_of(code);
     if (site && site->code != code)
         chk_fail("the site cache gave another code object's site", site->func);
 }
@@ -70,10 +72,10 @@ static int chk_call(int log, pmt_tracefunc hook, pmt_obj *obj, pmt_frame *frame,
     struct pmt_log *lg = &pmt.logs[log];
     chk_enter(frame, what);
     int counted = lg->state == PMT_LOG_OPEN && pmt.active && !pmt_log_failed;
-    int fd = lg->fd;
+    int fd = lg->sink.fd;
     uint64_t before = lg->nevents;
     int rc = hook(obj, frame, what, arg);
-    if (counted && lg->state == PMT_LOG_OPEN && lg->fd == fd && !pmt_log_failed &&
+    if (counted && lg->state == PMT_LOG_OPEN && lg->sink.fd == fd && !pmt_log_failed &&
         lg->nevents != before + 1)
         chk_failf("an event was not counted once", (unsigned long long)(lg->nevents - before), 1);
     if (rc != 0)
@@ -82,23 +84,14 @@ static int chk_call(int log, pmt_tracefunc hook, pmt_obj *obj, pmt_frame *frame,
     return rc;
 }
 
-static int chk_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
+int chk_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
 {
     return chk_call(PMT_LOG_PROFILE, pmt_profile_hook, obj, frame, what, arg);
 }
 
-static int chk_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
+int chk_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
 {
     return chk_call(PMT_LOG_TRACE, pmt_trace_hook, obj, frame, what, arg);
-}
-
-pmt_tracefunc chk_hook(int log)
-{
-    if (log == PMT_LOG_PROFILE)
-        return pmt.cfg.check ? chk_profile_hook : pmt_profile_hook;
-    if (log == PMT_LOG_TRACE)
-        return pmt.cfg.check ? chk_trace_hook : pmt_trace_hook;
-    return NULL;
 }
 
 void chk_summary(char *buf, size_t cap)
@@ -124,12 +117,12 @@ void chk_log_closed(const struct pmt_log *lg, int fd)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || lg->state != PMT_LOG_CLOSED)
         return;
-    if ((unsigned long long)st.st_size != (unsigned long long)lg->offset) {
+    if ((unsigned long long)st.st_size != (unsigned long long)lg->sink.offset) {
         char detail[200];
         const char *name = strrchr(lg->path, '/');
         snprintf(detail, sizeof detail, "%.100s holds %llu bytes, the log produced %llu",
                  name ? name + 1 : lg->path,
-                 (unsigned long long)st.st_size, (unsigned long long)lg->offset);
+                 (unsigned long long)st.st_size, (unsigned long long)lg->sink.offset);
         chk_fail("a log's file does not hold what was written", detail);
     }
 }

@@ -27,9 +27,11 @@
 
 struct pmt_log;
 
-/* The hook to install for log PMT_LOG_PROFILE or PMT_LOG_TRACE: the plain
- * one, or its checked wrapper when PYMEMTRACE_CHECK=1. */
-pmt_tracefunc chk_hook(int log);
+/* The checked wrappers of the profile and trace hooks, which the table of
+ * modes installs instead of the plain ones with PYMEMTRACE_CHECK=1
+ * (modes.h, pmt_mode_hook). */
+int chk_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
+int chk_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 
 /* One inconsistency: counted, the first kept and said on stderr. */
 void chk_fail(const char *what, const char *detail);

@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include "agent/rawio.h" /* pmt_say, pmt_errtext, for every user of a log */
+#include "agent/sink.h"
+#include "config/config.h"
 
 struct pmt_native_frame;
 
@@ -41,8 +43,6 @@ struct pmt_event {
     int nnative;
 };
 
-#define PMT_LOG_NBUF 4
-
 enum pmt_log_state {
     PMT_LOG_UNUSED,
     PMT_LOG_OPEN,
@@ -54,25 +54,23 @@ enum pmt_log_state {
 typedef int (*pmt_line_fn)(const struct pmt_site *site, int lasti);
 typedef uint64_t (*pmt_clock_fn)(uint64_t ticks); /* to microseconds */
 
+/* What kind of log, from its mode's row in the table of modes (modes.h). */
+struct pmt_log_kind {
+    const char *name;  /* the mode's name: "<name> log: <path>" on stderr */
+    char letter;       /* the mode letter in the file's name */
+    int ref;           /* reference tracing lines (NEW/DEL) instead of events */
+};
+
 struct pmt_log {
     enum pmt_log_state state;
-    int ref;              /* a reference tracing log (letter 'O'): NEW/DEL lines */
-    int fd;
-    char letter;          /* 'P' or 'T' */
+    int ref;              /* kind->ref: NEW/DEL lines */
+    const struct pmt_log_kind *kind;
     unsigned depth;       /* the name's depth field (PYMEMTRACE_FUNCTION's nesting) */
-    const char *mode_name;
     int64_t trigger;      /* d_rss_trigger, with -1 already turned into the page size */
     int write_through;    /* flush after each logged event (trigger != 0) */
     pmt_line_fn line_of;
     pmt_clock_fn clock_of;
-    char *mem;            /* PMT_LOG_NBUF buffers of cap bytes, mapped once */
-    char *buf;            /* the one being filled */
-    size_t len, cap;
-    int cur;
-    int async;            /* full buffers go to the writer thread (writer.h) */
-    off_t offset;         /* file offset of buf's first byte (async) */
-    volatile int busy[PMT_LOG_NBUF]; /* buffer i is being written */
-    volatile int werr;    /* errno of a failed background write */
+    struct pmt_sink sink; /* where the lines go (sink.h) */
     uint64_t nevents;
     int have_first;
     struct pmt_event logged;  /* the last FRST/NEXT */
@@ -82,37 +80,32 @@ struct pmt_log {
     char path[4096];
 };
 
-/* What every log of this process shares. */
+/* What every log of this process shares. Two parts on purpose: cfg is what
+ * the user asked for (config.h: file pattern, folder, message, trigger,
+ * quiet), parsed before any Python is known and read-only since; the rest
+ * is what the agent learnt at start (the interpreter's version, the first
+ * MSG line, which names the RSS source and the thread). */
 struct pmt_log_env {
-    const char *log_dir;   /* NULL: cwd */
-    const char *log_file;  /* pattern or NULL */
-    const char *message;   /* NULL: none */
+    const struct pmt_config *cfg;
     const char *py_version;
-    int64_t d_rss_trigger;
-    int quiet;
     const char *info;      /* text of the first MSG: line */
 };
 
-/* Opens the log (name per SPEC.md, ordinal *ordinal, then incremented) and
- * writes message, SOF, HDR and the first MSG. On failure says so on stderr
- * once and returns -1 with the log FAILED. */
-int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
-                  const char *mode_name, pmt_line_fn line_of, pmt_clock_fn clock_of,
-                  unsigned *ordinal, uint64_t clock_us, uint32_t thread);
-
-/* The same for a log of a traced function's call nested depth deep in
- * another (PYMEMTRACE_FUNCTION): depth is the name's <depth> field. */
-int tracelog_open_at(struct pmt_log *lg, const struct pmt_log_env *env, char letter,
-                     unsigned depth, const char *mode_name, pmt_line_fn line_of,
-                     pmt_clock_fn clock_of, unsigned *ordinal, uint64_t clock_us,
-                     uint32_t thread);
+/* Opens the log (its file named as the README says, with ordinal *ordinal,
+ * then incremented; depth is the name's <depth> field, nonzero for a traced
+ * function's call nested in another, PYMEMTRACE_FUNCTION) and writes
+ * message, SOF, HDR and the first MSG. On failure says so on stderr once
+ * and returns -1 with the log FAILED. */
+int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
+                  const struct pmt_log_kind *kind, unsigned depth, pmt_line_fn line_of,
+                  pmt_clock_fn clock_of, unsigned *ordinal, uint64_t clock_us, uint32_t thread);
 
 /* The file of any log of this process (tracelog_open's, the sampler's): named
- * per SPEC.md with the mode letter, or from PYMEMTRACE_LOG_FILE, inside
- * env->log_dir (created if missing), with ordinal *ordinal (then
- * incremented). Returns the descriptor, with the absolute path in path; or
- * -1 after one line on stderr saying why, ending with then ("; not tracing"). */
-int tracelog_create(const struct pmt_log_env *env, char letter, const char *mode_name,
+ * with the kind's letter, or from PYMEMTRACE_LOG_FILE, inside the log folder
+ * (created if missing), with ordinal *ordinal (then incremented). Returns
+ * the descriptor, with the absolute path in path; or -1 after one line on
+ * stderr saying why, ending with then ("; not tracing"). */
+int tracelog_create(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
                     unsigned *ordinal, char *path, size_t cap, const char *then);
 
 /* Records one event; writes the lines it calls for. */
@@ -163,5 +156,22 @@ extern volatile int pmt_log_failed;
 /* Non-zero while the agent writes a line outside the hot path: a signal
  * handler must then leave the buffers alone. */
 extern volatile int pmt_log_writing;
+
+/* A fatal signal that came while a line was being written waits for the
+ * line: its handler sets pmt_log_signal_pending, and pmt_write_end then
+ * calls pmt_log_deferred_signal (set by whoever handles the signal: the
+ * lifecycle, which completes the logs and raises it again). */
+extern volatile int pmt_log_signal_pending;
+extern void (*pmt_log_deferred_signal)(void);
+static inline void pmt_write_begin(void)
+{
+    pmt_log_writing++;
+}
+static inline void pmt_write_end(void)
+{
+    if (--pmt_log_writing == 0 && __builtin_expect(pmt_log_signal_pending, 0) &&
+        pmt_log_deferred_signal)
+        pmt_log_deferred_signal();
+}
 
 #endif

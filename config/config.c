@@ -715,7 +715,7 @@ void cfg_free(struct pmt_config *cfg)
 
 char cfg_mode_letter(enum pmt_mode mode)
 {
-    /* The letters pymemtrace puts in its log names (SPEC.md, "Logs"). */
+    /* The letters pymemtrace puts in its log names (docs/LOGS.md). */
     switch (mode) {
     case PMT_MODE_PROFILE:
         return 'P';

@@ -59,7 +59,7 @@ struct pmt_config {
 int cfg_parse(char *const envp[], struct pmt_config *out, char *err, size_t errlen);
 void cfg_free(struct pmt_config *cfg);
 
-/* The mode letter used in log names: 'P', 'T', 'O' or 'S'. */
+/* The mode letter used in log names (the same as the table of modes', agent/modes.c). */
 char cfg_mode_letter(enum pmt_mode mode);
 const char *cfg_mode_name(enum pmt_mode mode);
 

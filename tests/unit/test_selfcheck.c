@@ -6,19 +6,14 @@
 #include <criterion/redirect.h>
 
 #include "agent/agent.h"
+#include "agent/hooks.h"
+#include "agent/modes.h"
 #include "agent/selfcheck.h"
 
-/* entry.c's, which the unit tests do not link */
-struct pmt_agent pmt;
-int pmt_glibc_malloc(void)
+/* The hook the agent installs for a log slot: the table of modes' choice. */
+static pmt_tracefunc chk_hook(int log)
 {
-    return 0;
-}
-void *pmt_real_symbol(const char *name, void *caller)
-{
-    (void)name;
-    (void)caller;
-    return NULL;
+    return pmt_mode_hook(pmt_mode_of_log(log));
 }
 
 static int fake_gil_held;

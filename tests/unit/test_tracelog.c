@@ -46,15 +46,19 @@ static const struct pmt_site site_b = {(void *)2, "lib.py", "<module>", 6, 8, 0}
 static struct pmt_log lg;
 static unsigned ordinal;
 
+/* The kinds of log the table of modes gives these two modes. */
+static const struct pmt_log_kind profile_kind = {"profile", 'P', 0};
+static const struct pmt_log_kind trace_kind = {"trace", 'T', 0};
+
 static void open_log(int64_t trigger, const char *message)
 {
-    struct pmt_log_env env = {
-        .log_file = path, .message = message, .py_version = "3.11.2",
-        .d_rss_trigger = trigger, .quiet = 1, .info = "info",
-    };
+    static struct pmt_config cfg;
+    cfg = (struct pmt_config){.log_file = path, .message = message, .d_rss_trigger = trigger,
+                              .quiet = 1};
+    struct pmt_log_env env = {.cfg = &cfg, .py_version = "3.11.2", .info = "info"};
     memset(&lg, 0, sizeof lg);
     ordinal = 0;
-    cr_assert_eq(tracelog_open(&lg, &env, 'P', "profile", fake_line, same_clock, &ordinal, 5, 100),
+    cr_assert_eq(tracelog_open(&lg, &env, &profile_kind, 0, fake_line, same_clock, &ordinal, 5, 100),
                  0);
 }
 
@@ -89,7 +93,7 @@ static void expect(const char *want_lines[], size_t count)
 
 static char line_buf[64][512];
 
-/* The expected line, built with the SPEC.md format string. */
+/* The expected line, built with the docs/LOGS.md format string. */
 static const char *L(int slot, const char *k, unsigned long n, long dn, unsigned long clock_us,
                      const char *what, const char *file, int line, const char *func,
                      unsigned long rss, long drss)
@@ -234,13 +238,13 @@ Test(tracelog, no_events_no_frst_no_last)
 
 Test(tracelog, dev_full_fails_once_and_stops, .init = cr_redirect_stderr)
 {
-    struct pmt_log_env env = {.log_file = "/dev/full", .py_version = "3.11.2", .quiet = 1,
-                              .info = "info"};
+    struct pmt_config cfg = {.log_file = "/dev/full", .quiet = 1};
+    struct pmt_log_env env = {.cfg = &cfg, .py_version = "3.11.2", .info = "info"};
     struct pmt_log full;
     memset(&full, 0, sizeof full);
     unsigned n = 0;
     pmt_log_failed = 0;
-    cr_assert_eq(tracelog_open(&full, &env, 'P', "profile", fake_line, same_clock, &n, 5, 100), -1);
+    cr_assert_eq(tracelog_open(&full, &env, &profile_kind, 0, fake_line, same_clock, &n, 5, 100), -1);
     cr_assert_eq(full.state, PMT_LOG_FAILED);
     cr_assert_eq(pmt_log_failed, 1);
     tracelog_close(&full); /* nothing more is said */
@@ -251,12 +255,12 @@ Test(tracelog, dev_full_fails_once_and_stops, .init = cr_redirect_stderr)
 
 Test(tracelog, unwritable_folder_is_said_once, .init = cr_redirect_stderr)
 {
-    struct pmt_log_env env = {.log_dir = "/proc/pmt-no-such-folder", .py_version = "3.11.2",
-                              .quiet = 1, .info = "info"};
+    struct pmt_config cfg = {.log_dir = "/proc/pmt-no-such-folder", .quiet = 1};
+    struct pmt_log_env env = {.cfg = &cfg, .py_version = "3.11.2", .info = "info"};
     struct pmt_log bad;
     memset(&bad, 0, sizeof bad);
     unsigned n = 0;
-    cr_assert_eq(tracelog_open(&bad, &env, 'T', "trace", fake_line, same_clock, &n, 5, 100), -1);
+    cr_assert_eq(tracelog_open(&bad, &env, &trace_kind, 0, fake_line, same_clock, &n, 5, 100), -1);
     fflush(stderr);
     cr_assert_stderr_eq_str("pymemtrace: cannot create the log folder /proc/pmt-no-such-folder: "
                             "No such file or directory; not tracing\n");
@@ -264,11 +268,12 @@ Test(tracelog, unwritable_folder_is_said_once, .init = cr_redirect_stderr)
 
 Test(tracelog, says_where_the_log_goes, .init = cr_redirect_stderr)
 {
-    struct pmt_log_env env = {.log_file = path, .py_version = "3.11.2", .info = "info"};
+    struct pmt_config cfg = {.log_file = path};
+    struct pmt_log_env env = {.cfg = &cfg, .py_version = "3.11.2", .info = "info"};
     struct pmt_log ok;
     memset(&ok, 0, sizeof ok);
     unsigned n = 0;
-    cr_assert_eq(tracelog_open(&ok, &env, 'T', "trace", fake_line, same_clock, &n, 5, 100), 0);
+    cr_assert_eq(tracelog_open(&ok, &env, &trace_kind, 0, fake_line, same_clock, &n, 5, 100), 0);
     tracelog_close(&ok);
     fflush(stderr);
     char want[4400];

@@ -1,0 +1,611 @@
+/* lifecycle: see lifecycle.h.
+ *
+ * When the hooks go in: the audit hook (added at attach, before
+ * Py_Initialize when the python executable starts) watches for the moment
+ * user code is about to run: in the python executable the "exec" of the
+ * main code announced by a cpython.run_* event (CPYTHON-NOTES §2), in a host
+ * that embeds Python the first event once the interpreter is initialised.
+ * There, with the GIL held on the main thread, the logs are opened and each
+ * mode's hook set on every thread (threads.h). An atexit callback
+ * registered first (so it runs last of the atexit callbacks) completes the
+ * logs at the last point Python is still usable (NOTES §6). */
+#include "agent/lifecycle.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/function.h"
+#include "agent/logset.h"
+#include "agent/modes.h"
+#include "agent/native.h"
+#include "agent/pycall.h"
+#include "agent/realsym.h"
+#include "agent/rss.h"
+#include "agent/selfcheck.h"
+#include "agent/sites.h"
+#include "agent/threads.h"
+#include "agent/threadstart.h"
+#include "agent/writer.h"
+
+#define LC_EACH_MODE(row) for (const struct pmt_mode_row *row = pmt_modes; row < pmt_modes + pmt_nmodes; row++)
+#define LC_ON(row) ((pmt.cfg.modes & (row)->bit) != 0)
+
+static int lc_cfg_rc;
+static char lc_cfg_err[PMT_CFG_ERRLEN];
+
+extern char **environ;
+
+void pmt_start(char *const envp[])
+{
+    lc_cfg_rc = cfg_parse(envp, &pmt.cfg, lc_cfg_err, sizeof lc_cfg_err);
+}
+
+/* PYMEMTRACE_CHILDREN=0: the environment this process passes on carries
+ * neither the agent (its entry in LD_PRELOAD) nor the PYMEMTRACE* settings.
+ * Done in the first Python process, before Py_Initialize, so that
+ * os.environ, which subprocess and multiprocessing hand to children, is made
+ * without them too. */
+static void lc_keep_from_children(void)
+{
+    char names[64][128];
+    int n = 0;
+    for (char **e = environ; e && *e && n < 64; e++) {
+        size_t k = strcspn(*e, "=");
+        if (strncmp(*e, "PYMEMTRACE", 10) == 0 && k < sizeof names[0]) {
+            memcpy(names[n], *e, k);
+            names[n++][k] = '\0';
+        }
+    }
+    for (int i = 0; i < n; i++)
+        unsetenv(names[i]);
+    Dl_info self;
+    const char *preload = getenv("LD_PRELOAD");
+    if (!preload || !dladdr((void *)lc_keep_from_children, &self) || !self.dli_fname)
+        return;
+    char kept[4096], self_real[4096], real[4096];
+    size_t len = 0;
+    if (!realpath(self.dli_fname, self_real))
+        snprintf(self_real, sizeof self_real, "%s", self.dli_fname);
+    const char *base = strrchr(self_real, '/');
+    base = base ? base + 1 : self_real;
+    for (const char *p = preload; *p;) {
+        size_t k = strcspn(p, " :");
+        char item[4096];
+        if (k > 0 && k < sizeof item) {
+            memcpy(item, p, k);
+            item[k] = '\0';
+            /* ours: the same file, or its bare name (found through the
+             * library path) */
+            int ours = (realpath(item, real) && strcmp(real, self_real) == 0) ||
+                       strcmp(item, base) == 0;
+            if (!ours && len + k + 2 < sizeof kept) {
+                if (len)
+                    kept[len++] = ' ';
+                memcpy(kept + len, item, k);
+                len += k;
+            }
+        }
+        p += k;
+        p += strspn(p, " :");
+    }
+    kept[len] = '\0';
+    if (len)
+        setenv("LD_PRELOAD", kept, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+/* ---- SIGTERM ---------------------------------------------------------------
+ * A process ended by SIGTERM with its default action (multiprocessing's
+ * Pool.terminate(), a service manager) runs neither atexit nor destructors.
+ * Where the program leaves SIGTERM at its default, the agent's handler
+ * completes the logs (a MSG line saying so, LAST, EOF; no Python API), puts
+ * the default back and raises the signal again, so the process still dies
+ * of it. Python's signal module, which read the disposition at start-up,
+ * goes on reporting SIG_DFL; a handler the program sets replaces ours. */
+
+static void lc_end_by_signal(void)
+{
+    if (pmt.active && getpid() == pmt.owner) {
+        for (int i = 0; i < PMT_NLOGS; i++)
+            pmt_logs_msg(&pmt.logs[i], "killed by signal 15 (SIGTERM)");
+        pmt_finish(0);
+    }
+    signal(SIGTERM, SIG_DFL);
+    raise(SIGTERM); /* delivered once signals are unblocked: the default action */
+}
+
+static void lc_on_sigterm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    /* A line being written when the signal came (on this thread or another):
+     * its buffer is the interrupted code's; the writer finishes the line,
+     * then pmt_write_end comes back here (tracelog.h). */
+    if (pmt_log_writing)
+        pmt_log_signal_pending = 1;
+    else
+        lc_end_by_signal();
+    errno = saved;
+}
+
+static void lc_signal_resume(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pmt_log_signal_pending = 0;
+    lc_end_by_signal();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void lc_watch_sigterm(void)
+{
+    struct sigaction old, sa;
+    if (sigaction(SIGTERM, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+        old.sa_handler != SIG_DFL)
+        return;
+    pmt_log_deferred_signal = lc_signal_resume;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = lc_on_sigterm;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- install ---------------------------------------------------------------- */
+
+static pmt_obj *lc_atexit(pmt_obj *self, pmt_obj *unused)
+{
+    (void)self;
+    (void)unused;
+    pmt_finish(1);
+    pmt.py.api.Py_IncRef(pmt.py.api.none);
+    return pmt.py.api.none;
+}
+
+static struct pmt_methoddef lc_atexit_def = {"_pymemtrace_atexit", (void *)lc_atexit,
+                                             PMT_METH_NOARGS, NULL};
+
+/* PYMEMTRACE_CHECK: each log ends with the self-check's summary. */
+static void lc_log_ending(struct pmt_log *lg)
+{
+    char text[320];
+    chk_log_ending(lg);
+    chk_summary(text, sizeof text);
+    pmt_logs_msg(lg, text);
+}
+
+/* Whether a mode with an event log is on. */
+static int lc_event_modes(void)
+{
+    LC_EACH_MODE(row)
+    if (row->log >= 0 && LC_ON(row))
+        return 1;
+    return 0;
+}
+
+static void lc_install(void)
+{
+    uint32_t tid = (uint32_t)syscall(SYS_gettid);
+    int any = 0;
+
+    pmt.installed = 1;
+    pmt.owner = getpid();
+    if (pmt.cfg.check) {
+        pmt_log_ending_hook = lc_log_ending;
+        pmt_log_closed_hook = chk_log_closed;
+    }
+    if (lc_event_modes()) {
+        char source[320];
+        if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
+            pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
+            return;
+        }
+        if (pmt.cfg.native_stack) {
+            char why[128];
+            size_t n = strlen(source);
+            if (native_open(why, sizeof why) != 0) {
+                pmt_say("PYMEMTRACE_NATIVE_STACK: ", why, "; logging without native stacks",
+                        NULL);
+                pmt.cfg.native_stack = 0;
+            } else {
+                snprintf(source + n, sizeof source - n,
+                         "; NAT lines: up to %d native frames (libunwind)", pmt.cfg.native_stack);
+            }
+        }
+        pmt_logs_set_info(source, tid);
+    }
+    LC_EACH_MODE(row)
+    {
+        if (row->log < 0 || !LC_ON(row))
+            continue;
+        if (pmt.cfg.function) {
+            any = 1; /* opened by each call of the function (function.c) */
+            continue;
+        }
+        if (tracelog_open(&pmt.logs[row->log], &pmt.env, &row->kind, 0, pmt_site_line,
+                          pmt_ticks_us, &pmt.ordinal, pmt_clock_us(), tid) != 0) {
+            /* Said on stderr. Nothing is installed: close what was opened. */
+            for (int j = 0; j < row->log; j++)
+                tracelog_close(&pmt.logs[j]);
+            return;
+        }
+        any = 1;
+    }
+    /* Logs of their own after the event logs, which they must not delay:
+     * their numbers come first. */
+    int own = 0;
+    LC_EACH_MODE(row)
+    if (row->open && LC_ON(row))
+        own |= row->open(&pmt.env, &row->kind, &pmt.ordinal) == 0;
+    if (!any && !own)
+        return;
+    /* The Python-level calls first, so that none of them is logged: the
+     * first event of a log belongs to the program. */
+    pmt_call_with("atexit", "register", &lc_atexit_def); /* runs last of the callbacks */
+    if (!any)
+        return;
+    if (pmt.cfg.function) {
+        /* No hook anywhere until a traced function is called. */
+        pmt.active = fn_install() == 0;
+        if (pmt.active)
+            lc_watch_sigterm();
+        return;
+    }
+    pmt.active = 1;
+    LC_EACH_MODE(row)
+    {
+        pmt_tracefunc hook = pmt_mode_hook(row);
+        if (hook && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN)
+            pmt_threads_set_all(row, hook);
+    }
+    pmt_threads_watch();
+    LC_EACH_MODE(row)
+    if (row->start && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN)
+        row->start();
+    lc_watch_sigterm();
+}
+
+/* With PYMEMTRACE_RSS=check, each log ends with the comparison's result. */
+static void lc_rss_check_line(struct pmt_log *lg)
+{
+    char text[256];
+    int n = snprintf(text, sizeof text, "RSS check: %llu events, %llu differed from statm",
+                     (unsigned long long)rss.checked, (unsigned long long)rss.mismatches);
+    if (rss.mismatches && n > 0 && (size_t)n < sizeof text)
+        snprintf(text + n, sizeof text - (size_t)n, " (first at check %llu: %llu bytes, statm %llu)",
+                 (unsigned long long)rss.first_mismatch, (unsigned long long)rss.first_fast,
+                 (unsigned long long)rss.first_truth);
+    pmt_logs_msg(lg, text);
+}
+
+void pmt_finish(int python_usable)
+{
+    LC_EACH_MODE(row)
+    if (row->stop)
+        row->stop();
+    if (!pmt.active || getpid() != pmt.owner)
+        return;
+    LC_EACH_MODE(row)
+    {
+        if (row->finish && LC_ON(row)) {
+            /* Still tracing: objects the collector frees show as DEL. */
+            pmt_busy++;
+            row->finish(python_usable);
+            pmt_busy--;
+        }
+    }
+    pmt.active = 0;
+    if (pmt.cfg.function)
+        fn_finish(python_usable); /* calls still running: the deeper logs first */
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (rss.mode == RSS_CHECK)
+            lc_rss_check_line(&pmt.logs[i]);
+        tracelog_close(&pmt.logs[i]);
+    }
+    if (!python_usable)
+        return;
+    /* Take the hooks out: threads still running after atexit (daemons)
+     * should not pay for a hook that no longer logs. */
+    pmt_busy++;
+    LC_EACH_MODE(row)
+    if (row->hook && LC_ON(row))
+        pmt_threads_set_all(row, NULL);
+    pmt_busy--;
+}
+
+/* exec replaces the image and runs no destructor: the log must be complete on
+ * disk before. If exec fails, the program goes on and a new log opens. */
+static void lc_before_exec(void)
+{
+    LC_EACH_MODE(row)
+    if (row->stop)
+        row->stop(); /* not restarted if exec fails: such a mode has ended */
+    if (!pmt.active || getpid() != pmt.owner)
+        return;
+    if (pmt.cfg.function)
+        fn_before_exec();
+    for (int i = 0; i < PMT_NLOGS; i++) {
+        if (pmt.logs[i].state != PMT_LOG_OPEN)
+            continue;
+        tracelog_close(&pmt.logs[i]);
+        if (pmt.logs[i].state == PMT_LOG_CLOSED)
+            pmt.logs[i].state = PMT_LOG_REOPEN;
+    }
+}
+
+/* What the python executable is about to run, from its cpython.run_* event:
+ * the main code object's filename, "" for whatever is exec'd first, NULL
+ * while no run_* event was seen. */
+static const char *lc_armed;
+
+/* 1 when it is time to install. The python executable says what it will run
+ * (cpython.run_*), compiles it, then raises "exec" with the code object just
+ * before running it (3.8-3.13): installing there makes the main code's own
+ * CALL the first event, after Python's preparations (the __main__ loader for
+ * a script, 3.13's import of linecache for -c). For -m, runpy finds the
+ * module, so tracing starts at run_module and runpy's events come first. */
+static int lc_time_to_install(const char *event, pmt_obj *args)
+{
+    if (!pmt.python_main)
+        return pmt.py.api.Py_IsInitialized();
+    if (strncmp(event, "cpython.run_", 12) == 0) {
+        const char *what = event + 12;
+        if (strcmp(what, "file") == 0)
+            lc_armed = "";
+        else if (strcmp(what, "command") == 0)
+            lc_armed = "<string>";
+        else if (strcmp(what, "stdin") == 0)
+            lc_armed = "<stdin>";
+        else
+            return 1; /* module, startup, interactivehook */
+        return 0;
+    }
+    if (!lc_armed || strcmp(event, "exec") != 0)
+        return 0;
+    if (!*lc_armed)
+        return 1;
+    pmt_obj *code = pmt.py.api.PyTuple_GetItem(args, 0);
+    const char *file = code ? pmt.py.api.PyUnicode_AsUTF8(shim_code_filename(&pmt.py, code)) : NULL;
+    if (!file)
+        pmt.py.api.PyErr_Clear();
+    return file && strcmp(file, lc_armed) == 0;
+}
+
+static int lc_audit_hook(const char *event, pmt_obj *args, void *data)
+{
+    (void)data;
+    if (pmt_busy)
+        return 0;
+    if (__builtin_expect(pmt.installed, 1)) {
+        if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
+            lc_before_exec();
+        if (pmt_new_threads_watched()) {
+            pmt_busy++;
+            pmt_hook_new_threads();
+            pmt_busy--;
+        }
+        LC_EACH_MODE(row)
+        {
+            if (row->poll && LC_ON(row)) {
+                pmt_busy++;
+                row->poll();
+                pmt_busy--;
+            }
+        }
+        return 0;
+    }
+    pmt_busy++;
+    if (lc_time_to_install(event, args))
+        lc_install();
+    pmt_busy--;
+    return 0;
+}
+
+/* ---- agent threads across fork() -------------------------------------------
+ * On 3.12+ os.fork() warns when the process has another thread (NOTES §6), so
+ * the writer and the sampler end in the prepare handler. The writer starts
+ * again at its next hand-over. The sampler is started again once os.fork()
+ * has counted the threads: at once where it never warns (3.8-3.11); else
+ * from a pending call, which runs on the main thread at a bytecode boundary.
+ * 3.12 counts right after fork(), before any Python code can run, so the
+ * first such boundary is late enough. 3.13 counts after the
+ * os.register_at_fork(after_in_parent=...) callbacks, whose Python code
+ * (logging's, for one) reaches such boundaries: there the pending call puts
+ * itself back while the frame that called os.fork() is still in that call
+ * (on the stack below the current frame, at the same instruction). */
+
+static int lc_paused;  /* a mode ended a thread in the prepare handler */
+static pmt_tstate *lc_fork_ts;
+static const void *lc_fork_frame, *lc_fork_instr;
+
+static void lc_fork_prepare(void)
+{
+    const struct pmt_shim *py = &pmt.py;
+    writer_stop();
+    lc_fork_frame = NULL;
+    lc_paused = 0;
+    LC_EACH_MODE(row)
+    if (row->before_fork)
+        lc_paused |= row->before_fork();
+    if (!lc_paused || py->layout.tstate_frame < 0 || !py->api.PyThreadState_GetUnchecked)
+        return;
+    /* A thread state of its own: a Python thread with the GIL, in os.fork(). */
+    lc_fork_ts = py->api.PyThreadState_GetUnchecked();
+    lc_fork_frame = lc_fork_ts ? shim_ts_frame(py, lc_fork_ts) : NULL;
+    lc_fork_instr = lc_fork_frame ? shim_iframe_instr(py, lc_fork_frame) : NULL;
+}
+
+static int lc_fork_counted(void)
+{
+    const struct pmt_shim *py = &pmt.py;
+    if (!lc_fork_frame || py->api.PyThreadState_GetUnchecked() != lc_fork_ts)
+        return 1; /* the main thread did not fork: the process has two threads anyway */
+    const void *cur = shim_ts_frame(py, lc_fork_ts);
+    for (const void *f = cur; f; f = shim_iframe_previous(py, f))
+        if (f == lc_fork_frame)
+            return f == cur || shim_iframe_instr(py, f) != lc_fork_instr;
+    return 1; /* the caller of os.fork() has returned */
+}
+
+static void lc_resume_all(void)
+{
+    LC_EACH_MODE(row)
+    if (row->resume)
+        row->resume();
+}
+
+static int lc_resume_pending(void *arg)
+{
+    (void)arg;
+    if (!lc_fork_counted() && pmt.py.api.Py_AddPendingCall(lc_resume_pending, NULL) == 0)
+        return 0;
+    lc_fork_frame = NULL;
+    lc_resume_all();
+    return 0;
+}
+
+static void lc_fork_parent(void)
+{
+    LC_EACH_MODE(row)
+    if (row->after_fork_parent)
+        row->after_fork_parent();
+    if (!lc_paused)
+        return;
+    if (pmt.py.layout.fork_count == PMT_FORK_COUNT_NONE || !pmt.py.api.Py_AddPendingCall ||
+        pmt.py.api.Py_AddPendingCall(lc_resume_pending, NULL) != 0)
+        lc_resume_all();
+}
+
+static void lc_fork_child(void)
+{
+    pmt_thread_wrap_reset();
+    pmt.ordinal = 0; /* the child's logs count from 0 */
+    if (pmt.active && !pmt.cfg.children) {
+        /* Only the first process is traced: the hooks stay in (no Python
+         * API here) but find no log to write. */
+        writer_after_fork_child();
+        pmt.active = 0;
+        for (int i = 0; i < PMT_NLOGS; i++) {
+            tracelog_forget_after_fork(&pmt.logs[i]); /* closes the child's descriptor */
+            pmt.logs[i].state = PMT_LOG_UNUSED;
+        }
+    } else if (pmt.active) {
+        writer_after_fork_child();
+        pmt.owner = getpid();
+        char source[320] = "";
+        rss_reopen_after_fork(pmt_glibc_malloc(), source, sizeof source);
+        pmt_logs_set_info(source, (uint32_t)syscall(SYS_gettid)); /* the child's pid */
+        pmt_thread_id_forget();
+        if (pmt.cfg.function)
+            fn_after_fork_child();
+        for (int i = 0; i < PMT_NLOGS; i++)
+            tracelog_forget_after_fork(&pmt.logs[i]);
+    }
+    LC_EACH_MODE(row)
+    if (row->after_fork_child)
+        row->after_fork_child(pmt.cfg.children ? &pmt.ordinal : NULL);
+}
+
+/* ---- credentials --------------------------------------------------------------
+ * The agent's threads are not glibc's (rawthread.h), so glibc's set*id calls
+ * do not change their credentials. A mode's thread is ended around them and
+ * started again after (its row's hold/release); the writer's is ended before
+ * (with the GIL held, as its one producer runs with it: os.setuid keeps it)
+ * and starts again at the next full buffer. */
+
+unsigned pmt_setid_begin(void)
+{
+    if (pmt.active && pmt.py.api.PyGILState_Check && pmt.py.api.PyGILState_Check())
+        writer_stop();
+    unsigned held = 0;
+    LC_EACH_MODE(row)
+    if (row->hold && row->hold())
+        held |= 1u << (row - pmt_modes);
+    return held;
+}
+
+void pmt_setid_end(unsigned held)
+{
+    LC_EACH_MODE(row)
+    if (row->release)
+        row->release((held >> (row - pmt_modes)) & 1u);
+}
+
+/* ---- attach ---------------------------------------------------------------------- */
+
+/* Modes that cannot run here leave cfg.modes with one line each; 0 when
+ * none is left. */
+static int lc_drop_partial(void)
+{
+    unsigned frames = 0;
+    LC_EACH_MODE(row)
+    if (row->reads_frames)
+        frames |= row->bit;
+    if (pmt.py.partial && (pmt.cfg.modes & frames)) {
+        pmt.cfg.modes &= ~frames; /* the others read no interpreter frame */
+        if (!pmt.cfg.modes) {
+            pmt_say(pmt.py.why_partial, "; not tracing", NULL);
+            return 0;
+        }
+        char left[128] = "";
+        LC_EACH_MODE(row)
+        {
+            if (!LC_ON(row) || strlen(left) + strlen(row->kind.name) + 6 >= sizeof left)
+                continue;
+            if (left[0])
+                strcat(left, " and ");
+            strcat(left, row->kind.name);
+        }
+        pmt_say(pmt.py.why_partial, "; the ", left, " log still runs", NULL);
+    }
+    char why[256];
+    LC_EACH_MODE(row)
+    {
+        if (!row->usable || !LC_ON(row) || row->usable(why, sizeof why))
+            continue;
+        pmt.cfg.modes &= ~row->bit; /* the others run */
+        if (!pmt.cfg.modes) {
+            pmt_say(why, "; not tracing", NULL);
+            return 0;
+        }
+        pmt_say(why, "; the other modes still run", NULL);
+    }
+    return 1;
+}
+
+void pmt_attach(pmt_lookup lookup, void *handle, int python_main)
+{
+    char why[256];
+    if (lc_cfg_rc != 0) {
+        pmt_say(lc_cfg_err, "; not tracing", NULL);
+        return;
+    }
+    if (shim_resolve(lookup, handle, &pmt.py, why, sizeof why) != 0) {
+        pmt_say(why, "; not tracing", NULL);
+        return;
+    }
+    dlerror(); /* the optional symbols' failed lookups must leave no error */
+    /* The first Python process: a shell or a pyenv shim on the way passes
+     * the agent on untouched. */
+    if (!pmt.cfg.children)
+        lc_keep_from_children();
+    if (!lc_drop_partial())
+        return;
+    pmt.python_main = python_main;
+    pmt.env.cfg = &pmt.cfg;
+    pmt.env.py_version = pmt.py.version.text;
+    pmt.env.info = pmt.info; /* written at install, once the RSS source is known */
+    pthread_atfork(lc_fork_prepare, lc_fork_parent, lc_fork_child);
+    if (pmt.py.api.PySys_AddAuditHook(lc_audit_hook, NULL) != 0)
+        pmt_say("cannot add an audit hook; not tracing", NULL);
+}

@@ -1,0 +1,18 @@
+/* pycall: the agent calling into Python (gc, atexit), leaving no trace in
+ * the program's sys.modules or its pending exception.
+ *
+ * Python-access layer: reads the resolved C API (pmt.py); GIL held. */
+#ifndef PMT_PYCALL_H
+#define PMT_PYCALL_H
+
+#include "shim/shim.h"
+
+/* module.attr(arg), or module.attr() when arg is NULL: a new reference or
+ * NULL (the error cleared). The caller keeps any pending exception of the
+ * program's aside. */
+pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg);
+
+/* module.attr(f) with f a new C function object made from def; 0 on success. */
+int pmt_call_with(const char *module, const char *attr, struct pmt_methoddef *def);
+
+#endif

@@ -1,0 +1,134 @@
+/* sites: see sites.h. */
+#include "agent/sites.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "agent/agent.h"
+
+#define SITE_CHUNK 4096
+
+/* Sites live in chunks that never move (events point at them); the hash
+ * table of pointers is rebuilt larger when half full. Memory comes from mmap
+ * so that no hook ever calls malloc. */
+static struct pmt_site *site_chunk;
+static size_t site_chunk_used = SITE_CHUNK;
+static struct pmt_site **site_table;
+static size_t site_mask; /* table size - 1 */
+static size_t site_count;
+const struct pmt_site *pmt_site_last;
+
+static void *site_map(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t site_hash(const void *code)
+{
+    uintptr_t x = (uintptr_t)code >> 4;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 17);
+}
+
+static int site_grow(void)
+{
+    size_t size = site_table ? (site_mask + 1) * 2 : 1024;
+    struct pmt_site **t = site_map(size * sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; site_table && i <= site_mask; i++) {
+        if (!site_table[i])
+            continue;
+        size_t j = site_hash(site_table[i]->code) & (size - 1);
+        while (t[j])
+            j = (j + 1) & (size - 1);
+        t[j] = site_table[i];
+    }
+    if (site_table)
+        munmap(site_table, (site_mask + 1) * sizeof *site_table);
+    site_table = t;
+    site_mask = size - 1;
+    return 0;
+}
+
+static const char *site_utf8(pmt_obj *s)
+{
+    const char *u = s ? pmt.py.api.PyUnicode_AsUTF8(s) : NULL;
+    if (!u)
+        pmt.py.api.PyErr_Clear();
+    return u ? u : "?";
+}
+
+static const struct pmt_site *site_add(pmt_obj *code)
+{
+    if ((site_count + 1) * 2 > site_mask + 1 && site_grow() != 0)
+        return NULL;
+    if (site_chunk_used == SITE_CHUNK) {
+        struct pmt_site *c = site_map(SITE_CHUNK * sizeof *c);
+        if (!c)
+            return NULL;
+        site_chunk = c;
+        site_chunk_used = 0;
+    }
+    struct pmt_site *s = &site_chunk[site_chunk_used++];
+    /* Resolving may set an exception (a filename that is not valid UTF-8);
+     * keep the traced program's own pending exception untouched. */
+    pmt_obj *et, *ev, *etb;
+    pmt.py.api.PyErr_Fetch(&et, &ev, &etb);
+    pmt.py.api.Py_IncRef(code);
+    s->code = code;
+    s->file = site_utf8(shim_code_filename(&pmt.py, code));
+    s->func = site_utf8(shim_code_name(&pmt.py, code));
+    s->file_len = strlen(s->file);
+    s->func_len = strlen(s->func);
+    s->match = -1; /* decided by agent/function.c when it first evaluates the code */
+    pmt.py.api.PyErr_Restore(et, ev, etb);
+    size_t i = site_hash(code) & site_mask;
+    while (site_table[i])
+        i = (i + 1) & site_mask;
+    site_table[i] = s;
+    site_count++;
+    return s;
+}
+
+const struct pmt_site *pmt_site_lookup(pmt_obj *code)
+{
+    if (pmt_site_last && pmt_site_last->code == code)
+        return pmt_site_last;
+    if (site_table) {
+        for (size_t i = site_hash(code) & site_mask; site_table[i]; i = (i + 1) & site_mask)
+            if (site_table[i]->code == code)
+                return pmt_site_last = site_table[i];
+    }
+    const struct pmt_site *s = site_add(code);
+    if (s)
+        pmt_site_last = s;
+    return s;
+}
+
+/* Line numbers, cached by (code object, instruction offset). 3.12+ (and
+ * 3.8/3.9) walk the line table on each PyCode_Addr2Line call, O(offset), so
+ * a long function's lines cost microseconds each (CPYTHON-NOTES §4); logged
+ * lines repeat (loops), so a direct-mapped cache answers most of them. Code
+ * objects in sites are never freed, so a (code, offset) key never goes stale. */
+#define LINE_CACHE 4096
+
+static struct {
+    const void *code;
+    int lasti;
+    int line;
+} st_lines[LINE_CACHE];
+
+int pmt_site_line(const struct pmt_site *site, int lasti)
+{
+    size_t i = (site_hash(site->code) ^ (size_t)lasti * 0x9E37u) & (LINE_CACHE - 1);
+    if (st_lines[i].code == site->code && st_lines[i].lasti == lasti)
+        return st_lines[i].line;
+    int line = pmt.py.api.PyCode_Addr2Line((pmt_obj *)site->code, lasti);
+    st_lines[i].code = site->code;
+    st_lines[i].lasti = lasti;
+    st_lines[i].line = line;
+    return line;
+}
