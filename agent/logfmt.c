@@ -1,7 +1,11 @@
 /* logfmt: cPyMemTrace's line layouts, produced without printf.
  *
- * Each function mirrors one printf format of SPEC.md; the unit tests compare
- * the bytes with snprintf of that format. printf never truncates a %-Ns
+ * Each layout is one column table (below; docs/LOGS.md prints the same
+ * tables): every column's title, width, alignment and the separator before
+ * it. The header line, the general formatter (any field, however wide) and
+ * the fixed positions of the fast path (every field within its width) all
+ * come from that table. The unit tests compare the bytes with snprintf of
+ * the printf formats docs/LOGS.md gives. printf never truncates a %-Ns
  * field, so neither do we (apart from the PMT_FIELD_MAX safety cut). */
 #include "agent/logfmt.h"
 
@@ -17,6 +21,64 @@ const char *fmt_what_name(int what)
         return "?";
     return fmt_what_names[what];
 }
+
+/* ---- the column tables --------------------------------------------------------
+ * X(id, previous id, title, width, alignment, separator on data lines,
+ *   separator on the header line). From each row come an index (id), the
+ * column's width (id_W) and, counted from the line's prefix, the offsets
+ * where it starts and ends when every earlier field fitted its width
+ * (id_AT, id_END). */
+
+enum fmt_align { FMT_LEFT, FMT_RIGHT };
+
+struct fmt_col {
+    const char *title;
+    unsigned width;
+    enum fmt_align align;
+    const char *sep;      /* before the column on data lines */
+    const char *hdr_sep;  /* before its title on the HDR: line */
+};
+
+/* Profile and trace event lines, after "FRST: " (4 letters, ':', ' '). */
+#define FMT_EVENT_COLUMNS(X)                                         \
+    X(EV_EVENT, EV_PREFIX, "Event", 12, FMT_LEFT, "", "")             \
+    X(EV_DEVENT, EV_EVENT, "dEvent", 6, FMT_LEFT, " +", " ")          \
+    X(EV_CLOCK, EV_DEVENT, "Clock", 12, FMT_LEFT, " ", "  ")          \
+    X(EV_WHAT, EV_CLOCK, "What", 8, FMT_LEFT, " ", " ")               \
+    X(EV_FILE, EV_WHAT, "File", 80, FMT_LEFT, " ", " ")               \
+    X(EV_LINE, EV_FILE, "Line", 4, FMT_RIGHT, " ", " ")               \
+    X(EV_FUNC, EV_LINE, "Function", 32, FMT_LEFT, " ", " ")           \
+    X(EV_RSS, EV_FUNC, "RSS", 12, FMT_RIGHT, " ", " ")                \
+    X(EV_DRSS, EV_RSS, "dRSS", 12, FMT_RIGHT, " ", " ")
+#define FMT_EVENT_PREFIX 6 /* "FRST: ", "MSG:  " */
+
+/* Reference tracing NEW/DEL lines, after "NEW:". */
+#define FMT_REF_COLUMNS(X)                                           \
+    X(RF_CLOCK, RF_PREFIX, "Clock", 12, FMT_RIGHT, " ", " ")          \
+    X(RF_ADDRESS, RF_CLOCK, "Address", 16, FMT_RIGHT, " ", " ")       \
+    X(RF_LIVE, RF_ADDRESS, "LiveCnt", 16, FMT_RIGHT, " ", " ")        \
+    X(RF_TYPE, RF_LIVE, "Type", 32, FMT_LEFT, " ", " ")               \
+    X(RF_FILE, RF_TYPE, "File", 80, FMT_LEFT, " ", " ")               \
+    X(RF_LINE, RF_FILE, "Line", 4, FMT_RIGHT, " ", " ")               \
+    X(RF_FUNC, RF_LINE, "Function", 40, FMT_LEFT, " ", " ")           \
+    X(RF_RSS, RF_FUNC, "RSS", 16, FMT_RIGHT, " ", " ")                \
+    X(RF_DRSS, RF_RSS, "dRSS", 16, FMT_RIGHT, " ", " ")
+#define FMT_REF_PREFIX 4 /* "NEW:" */
+
+#define FMT_ID(id, prev, title, width, align, sep, hdr_sep) id,
+#define FMT_ROW(id, prev, title, width, align, sep, hdr_sep) {title, width, align, sep, hdr_sep},
+#define FMT_AT(id, prev, title, width, align, sep, hdr_sep)                                      \
+    id##_W = width, id##_AT = prev##_END + (int)sizeof sep - 1, id##_END = id##_AT + width,
+
+enum { FMT_EVENT_COLUMNS(FMT_ID) EV_NCOLS };
+enum { FMT_REF_COLUMNS(FMT_ID) RF_NCOLS };
+enum { EV_PREFIX_END = FMT_EVENT_PREFIX, FMT_EVENT_COLUMNS(FMT_AT) EV_LEN = EV_DRSS_END + 1 };
+enum { RF_PREFIX_END = FMT_REF_PREFIX, FMT_REF_COLUMNS(FMT_AT) RF_LEN = RF_DRSS_END + 1 };
+
+static const struct fmt_col fmt_event_cols[EV_NCOLS] = {FMT_EVENT_COLUMNS(FMT_ROW)};
+static const struct fmt_col fmt_ref_cols[RF_NCOLS] = {FMT_REF_COLUMNS(FMT_ROW)};
+
+/* ---- cells: one field in its column ----------------------------------------- */
 
 size_t fmt_u64(char *buf, uint64_t v)
 {
@@ -48,63 +110,6 @@ static size_t fmt_pad(char *buf, size_t have, size_t width)
     return width - have;
 }
 
-/* %-<width>s, cut at PMT_FIELD_MAX bytes */
-static size_t fmt_str_left(char *buf, const char *s, size_t width)
-{
-    size_t n = s ? strnlen(s, PMT_FIELD_MAX) : 0;
-    memcpy(buf, s ? s : "", n);
-    return n + fmt_pad(buf + n, n, width);
-}
-
-static size_t fmt_u64_left(char *buf, uint64_t v, size_t width)
-{
-    size_t n = fmt_u64(buf, v);
-    return n + fmt_pad(buf + n, n, width);
-}
-
-static size_t fmt_i64_left(char *buf, int64_t v, size_t width)
-{
-    size_t n = fmt_i64(buf, v);
-    return n + fmt_pad(buf + n, n, width);
-}
-
-/* %<width>ld / %<width>zu: digits formatted aside, then right-aligned */
-static size_t fmt_right(char *buf, const char *digits, size_t n, size_t width)
-{
-    size_t pad = fmt_pad(buf, n, width);
-    memcpy(buf + pad, digits, n);
-    return pad + n;
-}
-
-static size_t fmt_i64_right(char *buf, int64_t v, size_t width)
-{
-    char tmp[24];
-    return fmt_right(buf, tmp, fmt_i64(tmp, v), width);
-}
-
-static size_t fmt_u64_right(char *buf, uint64_t v, size_t width)
-{
-    char tmp[24];
-    return fmt_right(buf, tmp, fmt_u64(tmp, v), width);
-}
-
-/* %-12.6f of clock_us / 1e6. cPyMemTrace prints (double)clock()/CLOCKS_PER_SEC
- * where clock() counts microseconds; our clock is kept in microseconds too,
- * so six decimals are exactly the
- * microseconds and integer arithmetic gives printf's digits. */
-static size_t fmt_clock_left(char *buf, uint64_t clock_us)
-{
-    size_t n = fmt_u64(buf, clock_us / 1000000u);
-    uint64_t frac = clock_us % 1000000u;
-    buf[n++] = '.';
-    for (int i = 5; i >= 0; i--) {
-        buf[n + (size_t)i] = (char)('0' + frac % 10);
-        frac /= 10;
-    }
-    n += 6;
-    return n + fmt_pad(buf + n, n, 12);
-}
-
 static size_t fmt_lit(char *buf, const char *s)
 {
     size_t n = strlen(s);
@@ -112,51 +117,136 @@ static size_t fmt_lit(char *buf, const char *s)
     return n;
 }
 
+/* n bytes of s, aligned in a column of width (never cut: printf's %Ns) */
+static size_t fmt_aligned(char *buf, const char *s, size_t n, size_t width, enum fmt_align align)
+{
+    size_t pad = 0;
+    if (align == FMT_RIGHT)
+        pad = fmt_pad(buf, n, width);
+    memcpy(buf + pad, s, n);
+    if (align == FMT_LEFT)
+        pad = fmt_pad(buf + n, n, width);
+    return n + pad;
+}
+
+static size_t fmt_cell_str(char *buf, const char *s, const struct fmt_col *col)
+{
+    return fmt_aligned(buf, s ? s : "", s ? strnlen(s, PMT_FIELD_MAX) : 0, col->width, col->align);
+}
+
+static size_t fmt_cell_u64(char *buf, uint64_t v, const struct fmt_col *col)
+{
+    char tmp[24];
+    return fmt_aligned(buf, tmp, fmt_u64(tmp, v), col->width, col->align);
+}
+
+static size_t fmt_cell_i64(char *buf, int64_t v, const struct fmt_col *col)
+{
+    char tmp[24];
+    return fmt_aligned(buf, tmp, fmt_i64(tmp, v), col->width, col->align);
+}
+
+/* %.6f of clock_us / 1e6. cPyMemTrace prints (double)clock()/CLOCKS_PER_SEC
+ * where clock() counts microseconds; our clock is kept in microseconds too,
+ * so six decimals are exactly the microseconds and integer arithmetic gives
+ * printf's digits. */
+static size_t fmt_cell_clock(char *buf, uint64_t clock_us, const struct fmt_col *col)
+{
+    char tmp[32];
+    size_t n = fmt_u64(tmp, clock_us / 1000000u);
+    uint64_t frac = clock_us % 1000000u;
+    tmp[n++] = '.';
+    for (int i = 5; i >= 0; i--) {
+        tmp[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    return fmt_aligned(buf, tmp, n + 6, col->width, col->align);
+}
+
+size_t fmt_ptr(char *buf, const void *p)
+{
+    static const char hex[] = "0123456789abcdef";
+    uintptr_t v = (uintptr_t)p;
+    if (!v)
+        return fmt_lit(buf, "(nil)");
+    char tmp[2 * sizeof v];
+    size_t k = 0;
+    while (v) {
+        tmp[k++] = hex[v & 15];
+        v >>= 4;
+    }
+    buf[0] = '0';
+    buf[1] = 'x';
+    for (size_t i = 0; i < k; i++)
+        buf[2 + i] = tmp[k - 1 - i];
+    return 2 + k;
+}
+
+/* The HDR: line of a table: each title in its column. */
+static size_t fmt_header_of(char *buf, const char *prefix, const struct fmt_col *cols, int ncols)
+{
+    size_t n = fmt_lit(buf, prefix);
+    for (int c = 0; c < ncols; c++) {
+        n += fmt_lit(buf + n, cols[c].hdr_sep);
+        n += fmt_cell_str(buf + n, cols[c].title, &cols[c]);
+    }
+    buf[n++] = '\n';
+    return n;
+}
+
 size_t fmt_header(char *buf)
 {
-    /* "HDR: %-12s %-6s  %-12s %-8s %-80s %4s %-32s %12s %12s" */
-    size_t n = fmt_lit(buf, "HDR: ");
-    n += fmt_str_left(buf + n, "Event", 12);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "dEvent", 6);
-    buf[n++] = ' ';
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "Clock", 12);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "What", 8);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "File", 80);
-    n += fmt_lit(buf + n, " Line ");
-    n += fmt_str_left(buf + n, "Function", 32);
-    n += fmt_lit(buf + n, "          RSS         dRSS\n");
-    return n;
+    return fmt_header_of(buf, "HDR: ", fmt_event_cols, EV_NCOLS);
 }
 
-/* "%-12zu +%-6ld %-12.6f " shared by event and MSG lines */
-static size_t fmt_counters(char *buf, uint64_t event, int64_t devent, uint64_t clock_us)
+size_t fmt_ref_header(char *buf)
 {
-    size_t n = fmt_u64_left(buf, event, 12);
-    buf[n++] = ' ';
-    buf[n++] = '+';
-    n += fmt_i64_left(buf + n, devent, 6);
-    buf[n++] = ' ';
-    n += fmt_clock_left(buf + n, clock_us);
-    buf[n++] = ' ';
-    return n;
+    return fmt_header_of(buf, "HDR:", fmt_ref_cols, RF_NCOLS);
 }
 
-/* ---- the fast path: every field within its width --------------------------
- * Then each column starts at a fixed offset: the line is a copy of a
- * pre-padded template with the fields dropped in. Columns (from 0):
- * prefix 0, event 6 (12), '+' 19, dEvent 20 (6), clock 27 (12), what 40 (8),
- * file 49 (80), line 130 (4, right), function 135 (32), RSS 168 (12, right),
- * dRSS 181 (12, right), '\n' 193. */
-#define FAST_LEN 194
+/* One event line's column c, after its separator. */
+static size_t fmt_event_cell(char *buf, int c, const struct pmt_event_fields *f)
+{
+    const struct fmt_col *col = &fmt_event_cols[c];
+    size_t n = fmt_lit(buf, col->sep);
+    switch (c) {
+    case EV_EVENT:
+        return n + fmt_cell_u64(buf + n, f->event, col);
+    case EV_DEVENT:
+        return n + fmt_cell_i64(buf + n, f->devent, col);
+    case EV_CLOCK:
+        return n + fmt_cell_clock(buf + n, f->clock_us, col);
+    case EV_WHAT:
+        return n + fmt_cell_str(buf + n, f->what, col);
+    case EV_FILE:
+        return n + fmt_cell_str(buf + n, f->file, col);
+    case EV_LINE:
+        return n + fmt_cell_i64(buf + n, f->line, col);
+    case EV_FUNC:
+        return n + fmt_cell_str(buf + n, f->func, col);
+    case EV_RSS:
+        return n + fmt_cell_u64(buf + n, f->rss, col);
+    default:
+        return n + fmt_cell_i64(buf + n, f->drss, col);
+    }
+}
 
-static const char fmt_template[FAST_LEN + 1] =
-    "XXXX:              +                                                      "
-    "                                                                          "
-    "                                             \n";
+/* ---- the fast path: every field within its width ------------------------------
+ * Then each column starts at its fixed offset (the tables' _AT and _END): the
+ * line is spaces with the fields dropped in. */
+
+static const uint64_t fmt_pow10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+    10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+    100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+/* Whether a number's digits (and its '-') fit in width columns. */
+#define FMT_FITS_U(v, width) ((uint64_t)(v) < fmt_pow10[(width)])
+#define FMT_FITS_I(v, width)                                                                   \
+    ((int64_t)(v) > -(int64_t)fmt_pow10[(width) - 1] && (int64_t)(v) < (int64_t)fmt_pow10[(width)])
+/* A clock (seconds with six decimals) in width columns. */
+#define FMT_FITS_CLOCK(us, width) ((us) < fmt_pow10[(width) - 1])
 
 static const char fmt_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -207,31 +297,40 @@ static void fmt_right_i64(char *end, int64_t v)
     }
 }
 
-static size_t fmt_event_fast(char *buf, const char *prefix, const struct pmt_event_fields *f,
-                             size_t what_len, size_t file_len, size_t func_len)
+/* The six decimals of clock_us ending at end[-1], the '.' before them and
+ * the seconds before that. Returns where the seconds start. */
+static char *fmt_clock_before(char *end, uint64_t clock_us)
 {
-    memcpy(buf, fmt_template, FAST_LEN);
-    memcpy(buf, prefix, 4);
-    fmt_left_u64(buf + 6, f->event);
-    fmt_left_u64(buf + 20, (uint64_t)f->devent);
-    uint64_t secs = f->clock_us / 1000000u;
-    size_t k = fmt_ndigits(secs);
-    fmt_digits_before(buf + 27 + k, secs);
-    buf[27 + k] = '.';
-    char *frac = buf + 28 + k + 6;
-    uint64_t us = f->clock_us % 1000000u;
+    uint64_t us = clock_us % 1000000u;
+    char *frac = end;
     for (int i = 0; i < 3; i++) {
         frac -= 2;
         memcpy(frac, fmt_pairs + 2 * (us % 100), 2);
         us /= 100;
     }
-    memcpy(buf + 40, f->what, what_len);
-    memcpy(buf + 49, f->file, file_len);
-    fmt_right_i64(buf + 134, f->line);
-    memcpy(buf + 135, f->func, func_len);
-    fmt_digits_before(buf + 180, f->rss);
-    fmt_right_i64(buf + 193, f->drss);
-    return FAST_LEN;
+    frac[-1] = '.';
+    return frac - 1 - fmt_digits_before(frac - 1, clock_us / 1000000u);
+}
+
+static size_t fmt_event_fast(char *buf, const char *prefix, const struct pmt_event_fields *f,
+                             size_t what_len, size_t file_len, size_t func_len)
+{
+    memset(buf, ' ', EV_LEN - 1);
+    buf[EV_DEVENT_AT - 1] = '+'; /* the one separator that is not a space */
+    buf[EV_LEN - 1] = '\n';
+    memcpy(buf, prefix, 4);
+    buf[4] = ':';
+    fmt_left_u64(buf + EV_EVENT_AT, f->event);
+    fmt_left_u64(buf + EV_DEVENT_AT, (uint64_t)f->devent);
+    /* left-aligned: the seconds' digits first, then '.' and six decimals */
+    fmt_clock_before(buf + EV_CLOCK_AT + fmt_ndigits(f->clock_us / 1000000u) + 7, f->clock_us);
+    memcpy(buf + EV_WHAT_AT, f->what, what_len);
+    memcpy(buf + EV_FILE_AT, f->file, file_len);
+    fmt_right_i64(buf + EV_LINE_END, f->line);
+    memcpy(buf + EV_FUNC_AT, f->func, func_len);
+    fmt_digits_before(buf + EV_RSS_END, f->rss);
+    fmt_right_i64(buf + EV_DRSS_END, f->drss);
+    return EV_LEN;
 }
 
 size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fields *f)
@@ -239,35 +338,28 @@ size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fiel
     size_t what_len = strlen(f->what);
     size_t file_len = f->file_len ? f->file_len : strnlen(f->file, PMT_FIELD_MAX);
     size_t func_len = f->func_len ? f->func_len : strnlen(f->func, PMT_FIELD_MAX);
-    if (f->event < 1000000000000ull && f->devent >= 0 && f->devent < 1000000 &&
-        f->clock_us < 100000000000ull && what_len <= 8 && file_len <= 80 && f->line >= -999 &&
-        f->line <= 9999 && func_len <= 32 && f->rss < 1000000000000ull &&
-        f->drss > -100000000000ll && f->drss < 1000000000000ll)
+    if (FMT_FITS_U(f->event, EV_EVENT_W) && f->devent >= 0 && FMT_FITS_U(f->devent, EV_DEVENT_W) &&
+        FMT_FITS_CLOCK(f->clock_us, EV_CLOCK_W) && what_len <= EV_WHAT_W &&
+        file_len <= EV_FILE_W && FMT_FITS_I(f->line, EV_LINE_W) && func_len <= EV_FUNC_W &&
+        FMT_FITS_U(f->rss, EV_RSS_W) && FMT_FITS_I(f->drss, EV_DRSS_W))
         return fmt_event_fast(buf, prefix, f, what_len, file_len, func_len);
     size_t n = fmt_lit(buf, prefix);
     buf[n++] = ':';
     buf[n++] = ' ';
-    n += fmt_counters(buf + n, f->event, f->devent, f->clock_us);
-    n += fmt_str_left(buf + n, f->what, 8);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, f->file, 80);
-    buf[n++] = ' ';
-    n += fmt_i64_right(buf + n, f->line, 4);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, f->func, 32);
-    buf[n++] = ' ';
-    n += fmt_u64_right(buf + n, f->rss, 12);
-    buf[n++] = ' ';
-    n += fmt_i64_right(buf + n, f->drss, 12);
+    for (int c = 0; c < EV_NCOLS; c++)
+        n += fmt_event_cell(buf + n, c, f);
     buf[n++] = '\n';
     return n;
 }
 
 size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text)
 {
+    /* The event line's first three columns, then the text. */
+    struct pmt_event_fields f = {.event = event, .devent = devent, .clock_us = clock_us};
     size_t n = fmt_lit(buf, "MSG:  ");
-    n += fmt_counters(buf + n, event, devent, clock_us);
-    n += fmt_lit(buf + n, "# ");
+    for (int c = EV_EVENT; c <= EV_CLOCK; c++)
+        n += fmt_event_cell(buf + n, c, &f);
+    n += fmt_lit(buf + n, " # ");
     size_t t = strnlen(text, PMT_FIELD_MAX);
     memcpy(buf + n, text, t);
     n += t;
@@ -275,112 +367,57 @@ size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us
     return n;
 }
 
-/* ---- reference tracing lines ------------------------------------------- */
+/* ---- reference tracing lines ----------------------------------------------- */
 
-size_t fmt_ptr(char *buf, const void *p)
+static size_t fmt_ref_cell(char *buf, int c, const struct pmt_ref_fields *f)
 {
-    static const char hex[] = "0123456789abcdef";
-    uintptr_t v = (uintptr_t)p;
-    if (!v)
-        return fmt_lit(buf, "(nil)");
-    char tmp[2 * sizeof v];
-    size_t k = 0;
-    while (v) {
-        tmp[k++] = hex[v & 15];
-        v >>= 4;
+    const struct fmt_col *col = &fmt_ref_cols[c];
+    size_t n = fmt_lit(buf, col->sep);
+    char tmp[24];
+    switch (c) {
+    case RF_CLOCK:
+        return n + fmt_cell_clock(buf + n, f->clock_us, col);
+    case RF_ADDRESS:
+        return n + fmt_aligned(buf + n, tmp, fmt_ptr(tmp, f->address), col->width, col->align);
+    case RF_LIVE:
+        return n + fmt_cell_i64(buf + n, f->live, col);
+    case RF_TYPE:
+        return n + fmt_cell_str(buf + n, f->type, col);
+    case RF_FILE:
+        return n + fmt_cell_str(buf + n, f->file, col);
+    case RF_LINE:
+        return n + fmt_cell_i64(buf + n, f->line, col);
+    case RF_FUNC:
+        return n + fmt_cell_str(buf + n, f->func, col);
+    case RF_RSS:
+        return n + fmt_cell_u64(buf + n, f->rss, col);
+    default:
+        return n + fmt_cell_i64(buf + n, f->drss, col);
     }
-    buf[0] = '0';
-    buf[1] = 'x';
-    for (size_t i = 0; i < k; i++)
-        buf[2 + i] = tmp[k - 1 - i];
-    return 2 + k;
 }
-
-/* %<width>s */
-static size_t fmt_str_right(char *buf, const char *s, size_t width)
-{
-    size_t n = strnlen(s, PMT_FIELD_MAX);
-    size_t pad = fmt_pad(buf, n, width);
-    memcpy(buf + pad, s, n);
-    return pad + n;
-}
-
-/* %12.6f of clock_us / 1e6 (see fmt_clock_left) */
-static size_t fmt_clock_right(char *buf, uint64_t clock_us)
-{
-    char tmp[32];
-    size_t n = fmt_clock_left(tmp, clock_us);
-    while (n > 0 && tmp[n - 1] == ' ')
-        n--; /* fmt_clock_left pads to 12 on the right */
-    return fmt_right(buf, tmp, n, 12);
-}
-
-size_t fmt_ref_header(char *buf)
-{
-    /* "HDR: %12s %16s %16s %-32s %-80s %4s %-40s %16s %16s" */
-    size_t n = fmt_lit(buf, "HDR: ");
-    n += fmt_str_right(buf + n, "Clock", 12);
-    buf[n++] = ' ';
-    n += fmt_str_right(buf + n, "Address", 16);
-    buf[n++] = ' ';
-    n += fmt_str_right(buf + n, "LiveCnt", 16);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "Type", 32);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "File", 80);
-    buf[n++] = ' ';
-    n += fmt_str_right(buf + n, "Line", 4);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, "Function", 40);
-    buf[n++] = ' ';
-    n += fmt_str_right(buf + n, "RSS", 16);
-    buf[n++] = ' ';
-    n += fmt_str_right(buf + n, "dRSS", 16);
-    buf[n++] = '\n';
-    return n;
-}
-
-/* The fast path, as for event lines: every field within its width, so each
- * column starts at a fixed offset. Columns (from 0): prefix 0, clock 5 (12,
- * right), address 18 (16, right), live 35 (16, right), type 52 (32), file 85
- * (80), line 166 (4, right), function 171 (40), RSS 212 (16, right), dRSS 229
- * (16, right), '\n' 245. */
-#define REF_FAST_LEN 246
-
-static const char fmt_ref_template[REF_FAST_LEN + 1] =
-    "XXX:                                                                          "
-    "                                                                              "
-    "                                                                              "
-    "           \n";
 
 static size_t fmt_ref_fast(char *buf, const char *prefix, const struct pmt_ref_fields *f,
                            size_t type_len, size_t file_len, size_t func_len)
 {
     static const char hex[] = "0123456789abcdef";
-    memcpy(buf, fmt_ref_template, REF_FAST_LEN);
+    memset(buf, ' ', RF_LEN - 1);
+    buf[RF_LEN - 1] = '\n';
     memcpy(buf, prefix, 3);
-    uint64_t us = f->clock_us % 1000000u;
-    char *frac = buf + 17;
-    for (int i = 0; i < 3; i++) {
-        frac -= 2;
-        memcpy(frac, fmt_pairs + 2 * (us % 100), 2);
-        us /= 100;
-    }
-    buf[10] = '.';
-    fmt_digits_before(buf + 10, f->clock_us / 1000000u);
-    char *p = buf + 34;
+    buf[3] = ':';
+    fmt_clock_before(buf + RF_CLOCK_END, f->clock_us);
+    char *p = buf + RF_ADDRESS_END;
     for (uintptr_t v = (uintptr_t)f->address; v; v >>= 4)
         *--p = hex[v & 15];
     *--p = 'x';
     *--p = '0';
-    fmt_right_i64(buf + 51, f->live);
-    memcpy(buf + 52, f->type, type_len);
-    memcpy(buf + 85, f->file, file_len);
-    fmt_right_i64(buf + 170, f->line);
-    memcpy(buf + 171, f->func, func_len);
-    fmt_digits_before(buf + 228, f->rss);
-    fmt_right_i64(buf + 245, f->drss);
-    return REF_FAST_LEN;
+    fmt_right_i64(buf + RF_LIVE_END, f->live);
+    memcpy(buf + RF_TYPE_AT, f->type, type_len);
+    memcpy(buf + RF_FILE_AT, f->file, file_len);
+    fmt_right_i64(buf + RF_LINE_END, f->line);
+    memcpy(buf + RF_FUNC_AT, f->func, func_len);
+    fmt_digits_before(buf + RF_RSS_END, f->rss);
+    fmt_right_i64(buf + RF_DRSS_END, f->drss);
+    return RF_LEN;
 }
 
 size_t fmt_ref_line(char *buf, const char *prefix, const struct pmt_ref_fields *f)
@@ -388,33 +425,16 @@ size_t fmt_ref_line(char *buf, const char *prefix, const struct pmt_ref_fields *
     size_t type_len = strnlen(f->type, PMT_FIELD_MAX);
     size_t file_len = f->file_len ? f->file_len : strnlen(f->file, PMT_FIELD_MAX);
     size_t func_len = f->func_len ? f->func_len : strnlen(f->func, PMT_FIELD_MAX);
-    if (f->clock_us < 100000000000ull && f->address &&
-        (uintptr_t)f->address < ((uintptr_t)1 << 56) && f->live > -100000000000000ll &&
-        f->live < 1000000000000000ll && type_len <= 32 && file_len <= 80 && f->line >= -999 &&
-        f->line <= 9999 && func_len <= 40 && f->rss < 10000000000000000ull &&
-        f->drss > -100000000000000ll && f->drss < 1000000000000000ll)
+    if (FMT_FITS_CLOCK(f->clock_us, RF_CLOCK_W) && f->address &&
+        (uintptr_t)f->address < ((uintptr_t)1 << 4 * (RF_ADDRESS_W - 2)) &&
+        FMT_FITS_I(f->live, RF_LIVE_W) && type_len <= RF_TYPE_W && file_len <= RF_FILE_W &&
+        FMT_FITS_I(f->line, RF_LINE_W) && func_len <= RF_FUNC_W && FMT_FITS_U(f->rss, RF_RSS_W) &&
+        FMT_FITS_I(f->drss, RF_DRSS_W))
         return fmt_ref_fast(buf, prefix, f, type_len, file_len, func_len);
-    char tmp[24];
     size_t n = fmt_lit(buf, prefix);
     buf[n++] = ':';
-    buf[n++] = ' ';
-    n += fmt_clock_right(buf + n, f->clock_us);
-    buf[n++] = ' ';
-    n += fmt_right(buf + n, tmp, fmt_ptr(tmp, f->address), 16);
-    buf[n++] = ' ';
-    n += fmt_i64_right(buf + n, f->live, 16);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, f->type, 32);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, f->file, 80);
-    buf[n++] = ' ';
-    n += fmt_i64_right(buf + n, f->line, 4);
-    buf[n++] = ' ';
-    n += fmt_str_left(buf + n, f->func, 40);
-    buf[n++] = ' ';
-    n += fmt_u64_right(buf + n, f->rss, 16);
-    buf[n++] = ' ';
-    n += fmt_i64_right(buf + n, f->drss, 16);
+    for (int c = 0; c < RF_NCOLS; c++)
+        n += fmt_ref_cell(buf + n, c, f);
     buf[n++] = '\n';
     return n;
 }
@@ -423,14 +443,21 @@ size_t fmt_ref_msg(char *buf, const char *prefix, uint64_t clock_us, const char 
 {
     size_t n = fmt_lit(buf, prefix);
     buf[n++] = ':';
-    buf[n++] = ' ';
-    n += fmt_clock_right(buf + n, clock_us);
+    n += fmt_lit(buf + n, fmt_ref_cols[RF_CLOCK].sep);
+    n += fmt_cell_clock(buf + n, clock_us, &fmt_ref_cols[RF_CLOCK]);
     n += fmt_lit(buf + n, " # ");
     size_t t = strnlen(text, PMT_FIELD_MAX);
     memcpy(buf + n, text, t);
     n += t;
     buf[n++] = '\n';
     return n;
+}
+
+/* %<width>zu, for the sampler's pid */
+static size_t fmt_u64_right(char *buf, uint64_t v, size_t width)
+{
+    char tmp[24];
+    return fmt_aligned(buf, tmp, fmt_u64(tmp, v), width, FMT_RIGHT);
 }
 
 /* ---- native stacks -------------------------------------------------------- */

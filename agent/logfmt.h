@@ -2,9 +2,9 @@
  *
  * No I/O, no allocation, no stdio: each function writes into a caller's
  * buffer and returns the number of bytes written (no NUL is added unless
- * said). The layouts are cPyMemTrace's, as SPEC.md gives them as printf
- * formats; these functions produce the same bytes without printf because they
- * run for every logged event. */
+ * said). The layouts are cPyMemTrace's, as docs/LOGS.md gives them (column
+ * tables and printf formats); logfmt.c writes each from one column table,
+ * without printf because they run for every logged event. */
 #ifndef PMT_LOGFMT_H
 #define PMT_LOGFMT_H
 
@@ -44,7 +44,7 @@ size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fiel
 /* "MSG:  %-12zu +%-6ld %-12.6f # <text>\n" */
 size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text);
 
-/* One reference tracing event as it is written (SPEC.md, reference tracing
+/* One reference tracing event as it is written (docs/LOGS.md, reference tracing
  * logs): " %12.6f %16p %16ld %-32s %-80s %4d %-40s %16zd %16ld" after the
  * "NEW:" or "DEL:" prefix. */
 struct pmt_ref_fields {
