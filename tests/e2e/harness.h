@@ -7,7 +7,7 @@
  *   debug builds), which run in the chroot of scripts/sid-chroot.sh;
  * - a process runner with a clean environment, captured output and a timeout;
  * - temporary folders that outlive a failing test (for a post-mortem);
- * - a parser and validators for Profile/Trace logs (SPEC.md's byte layout).
+ * - a parser and validators for Profile/Trace logs (docs/LOGS.md's byte layout).
  *
  * Everything that fails here fails the current Criterion test with a message
  * saying what was expected; nothing returns an error code to be forgotten.
@@ -174,7 +174,7 @@ bool pmt_is_event(enum pmt_kind k);   /* FRST NEXT PREV LAST */
 /* NULL if raw is a well-formed "NAT:  #0 0x... lib sym+0x.. | #1 ..." line, else why not. */
 const char *pmt_nat_check(const char *raw);
 
-/* The exact lines SPEC.md prescribes, NUL-terminated, no '\n'. */
+/* The exact lines docs/LOGS.md prescribes, NUL-terminated, no '\n'. */
 void pmt_fmt_hdr(char *buf, size_t cap);
 void pmt_fmt_event(char *buf, size_t cap, const char *prefix, size_t event, long devent,
                    double clock, const char *what, const char *file, int line,

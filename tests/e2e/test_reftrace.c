@@ -5,7 +5,7 @@
  * makes a Cycle that only the cycle collector frees, and with "threads" a
  * Leak in each of three threads. The log must have the NEW and DEL lines of
  * those objects with the right live counts, file, line and function, in
- * SPEC.md's byte layout, the gc.collect at exit, and the live counts at the
+ * docs/LOGS.md's byte layout, the gc.collect at exit, and the live counts at the
  * end; the filters must keep and drop the right types. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,7 @@ struct ref_log {
     size_t n;
 };
 
-/* Re-formats a parsed NEW/DEL line with SPEC.md's format: it must give the
+/* Re-formats a parsed NEW/DEL line with docs/LOGS.md's format: it must give the
  * line back byte for byte. */
 static void ref_check_layout(const struct ref_log *log, const struct ref_line *l)
 {
@@ -46,7 +46,7 @@ static void ref_check_layout(const struct ref_log *log, const struct ref_line *l
     char *again = pmt_strf("%s: %12.6f %16p %16ld %-32s %-80s %4d %-40s %16lld %16lld", l->kind,
                            l->clock, addr, l->live, l->type, l->file, l->line, l->func, l->rss,
                            l->drss);
-    cr_assert_str_eq(again, l->raw, "%s: the line is not in SPEC.md's layout:\n[%s]\n[%s]", log->path, l->raw, again);
+    cr_assert_str_eq(again, l->raw, "%s: the line is not in docs/LOGS.md's layout:\n[%s]\n[%s]", log->path, l->raw, again);
 }
 
 static bool is_int(const char *s)

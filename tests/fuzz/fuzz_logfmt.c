@@ -1,7 +1,7 @@
 /* Fuzz target: the log formatters, with names of any bytes and any numbers.
  *
  * Every line type is compared byte for byte with what snprintf makes of
- * SPEC.md's format for the same fields (the Clock column from integers, as
+ * docs/LOGS.md's format for the same fields (the Clock column from integers, as
  * the formatters define it: seconds and microseconds of clock_us; string
  * fields cut at PMT_FIELD_MAX bytes, as documented); the log names with
  * their own expansion; the calendar with gmtime_r. Lines without a printf

@@ -1,5 +1,5 @@
 /* logfmt: the bytes of each line type, checked against snprintf of the
- * formats SPEC.md gives, and against cPyMemTrace's own header line. */
+ * formats docs/LOGS.md gives, and against cPyMemTrace's own header line. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

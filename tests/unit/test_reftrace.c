@@ -1,4 +1,4 @@
-/* reftrace: the line layouts of reference tracing logs (SPEC.md, against
+/* reftrace: the line layouts of reference tracing logs (docs/LOGS.md, against
  * snprintf of its formats and cPyMemTrace's golden log), and the type filter
  * that decides, once per type, whether its objects are logged. */
 #include <criterion/criterion.h>
