@@ -37,6 +37,7 @@ const struct pmt_mode_row pmt_modes[] = {
         .usable = rt_usable,
         .start = rt_start_now,
         .poll = rt_poll,
+        .needs_audit = rt_needs_audit,
         .finish = rt_finish,
         .session_begin = rt_session_begin,
         .session_end = rt_session_end,

@@ -39,7 +39,12 @@ struct pmt_mode_row {
     int (*open)(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
                 unsigned *ordinal);
     void (*start)(void);                /* the hooks are in and its log open */
-    void (*poll)(void);                 /* each audit event once installed */
+    /* A look at whether something took its place: at the hooks' look now
+     * and then (hooks.h), and at each audit event while the agent's audit
+     * hook is in. needs_audit: that look needs the audit events (nothing
+     * else would notice in time), so the audit hook stays. */
+    void (*poll)(void);
+    int (*needs_audit)(void);
     void (*stop)(void);                 /* the end, exec or os._exit, active or not */
     void (*finish)(int python_usable);  /* the end, still tracing, logs still open */
     void (*session_begin)(int outermost); /* FUNCTION: a traced call begins */

@@ -26,6 +26,7 @@ struct rt_type {
     int64_t live;        /* objects alive after the last logged event */
     unsigned char log;   /* its objects are logged */
     unsigned char meta;  /* its objects are types: their destruction removes entries */
+    unsigned char exc_classes; /* meta, by the builtins rule: skip exception classes */
 };
 
 #define RT_GONE ((const pmt_obj *)1)
@@ -35,9 +36,13 @@ static size_t rt_mask;  /* size - 1 */
 static size_t rt_used;  /* entries and tombstones */
 
 typedef int (*rt_setter)(pmt_reftracer f, void *data);
+/* The program's tracer, called in turn by ours (tracemalloc's, while it
+ * runs): CPython has one slot; the agent's stays in it and passes every
+ * event on, so both see every object. */
+static pmt_reftracer rt_next;
+static void *rt_next_data;
 static rt_setter rt_real_set_fn; /* the interpreter's PyRefTracer_SetTracer */
 static int rt_on;                    /* our tracer is meant to be set */
-static int rt_displaced;             /* another tracer took its place (said once) */
 static uint64_t rt_last_rss;
 static __thread int rt_busy __attribute__((tls_model("initial-exec")));
 
@@ -86,12 +91,19 @@ static int rt_grow(void)
     return 0;
 }
 
+/* cPyMemTrace's rule (shim.c has the lists): the type itself, or a
+ * subclass of one of the bases; exception instances are PyExceptionInstance
+ * _Check's. Called once per type. */
 static int rt_is_builtin(const pmt_obj *type)
 {
+    const struct pmt_builtin_types *b = &pmt.py.builtins;
     if (shim_type_flags(type) & SHIM_TPFLAGS_BASE_EXC_SUBCLASS)
-        return 1; /* exception instances */
-    for (int i = 0; i < pmt.py.builtins.n; i++)
-        if (pmt.py.builtins.types[i] == type)
+        return 1;
+    for (int i = 0; i < b->nexact; i++)
+        if (b->exact[i] == type)
+            return 1;
+    for (int i = 0; i < b->nbases; i++)
+        if (b->bases[i] == type || pmt.py.api.PyType_IsSubtype(type, b->bases[i]))
             return 1;
     return 0;
 }
@@ -117,6 +129,10 @@ static struct rt_type *rt_add(const pmt_obj *type)
                                            pmt.cfg.include_builtins, pmt.cfg.include_types,
                                            pmt.cfg.exclude_types);
     e->meta = (shim_type_flags(type) & SHIM_TPFLAGS_TYPE_SUBCLASS) != 0;
+    /* cPyMemTrace's PyExceptionClass_Check looks at the object, a class: at
+     * its creation its flags are still 0 (the NEW line is written), at its
+     * destruction they say whether it is an exception class. */
+    e->exc_classes = e->meta && !pmt.cfg.include_builtins && !pmt.cfg.include_types;
     return e;
 }
 
@@ -202,7 +218,8 @@ static __attribute__((noinline)) int rt_slow(pmt_obj *obj, int event, const pmt_
     if (e) {
         if (e->meta && event == PMT_REF_DESTROY)
             rt_forget(obj); /* obj is a type: its address may host another */
-        if (e->log && pmt.active && !pmt_log_failed)
+        if (e->log && pmt.active && !pmt_log_failed &&
+            !(e->exc_classes && (shim_type_flags(obj) & SHIM_TPFLAGS_BASE_EXC_SUBCLASS)))
             rt_line(obj, event, type, e);
     }
     rt_busy = 0;
@@ -221,6 +238,8 @@ static int rt_tracer(pmt_obj *obj, int event, void *data)
     (void)event;
     return 0;
 #endif
+    if (__builtin_expect(rt_next != NULL, 0))
+        rt_next(obj, event, rt_next_data); /* the program's (tracemalloc's) first */
     /* 3.15 tells a tracer that another replaced it: event 2, obj NULL. Any
      * other event a later version adds is not ours to log. */
     if (__builtin_expect((unsigned)event > PMT_REF_DESTROY || !obj, 0)) {
@@ -254,30 +273,22 @@ static rt_setter rt_real_set(void *caller)
     return rt_real_set_fn;
 }
 
-static pmt_reftracer rt_other; /* the tracer that displaced ours, if the setter saw it */
-static int rt_self_set;        /* the agent is replacing its tracer with itself */
+static int rt_self_set; /* the agent is setting the slot itself */
 
-static void rt_displaced_by_other(pmt_reftracer other)
+static int rt_set_slot(pmt_reftracer f, void *data)
 {
-    static int said;
-    if (rt_displaced)
-        return;
-    rt_displaced = 1;
-    rt_other = other;
-    rt_say_line("ERR", "another reference tracer (tracemalloc?) replaced the agent's: objects "
-                       "are not logged until it is removed or tracemalloc stops");
-    if (!said)
-        pmt_say("reftrace: another reference tracer (tracemalloc?) replaced the agent's; objects "
-                "are not logged until it is removed or tracemalloc stops",
-                NULL);
-    said = 1;
+    rt_self_set = 1;
+    int rc = pmt.py.api.PyRefTracer_SetTracer(f, data);
+    rt_self_set = 0;
+    return rc;
 }
 
-static void rt_back(void)
+/* A tracer set by the program while ours is on (f NULL: removed): ours calls
+ * it from now on. */
+static void rt_chain(pmt_reftracer f, void *data)
 {
-    rt_displaced = 0;
-    rt_other = NULL;
-    rt_say_line("MSG", "the agent's reference tracer is back");
+    rt_next = f == rt_tracer ? NULL : f;
+    rt_next_data = data;
 }
 
 __attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f, void *data)
@@ -285,24 +296,12 @@ __attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f
     rt_setter real = rt_real_set(__builtin_return_address(0));
     if (!real)
         return -1;
-    if (!rt_on || f == rt_tracer) {
-        rt_self_set = 1;
-        int rc = real(f, data);
-        rt_self_set = 0;
-        return rc;
-    }
-    if (!f) {
-        /* Removing the tracer that displaced ours (tracemalloc.stop() from
-         * 3.13.x's gh-128679 on), or a tracer while ours is set: ours stays. */
-        rt_self_set = 1;
-        int rc = real(rt_tracer, NULL);
-        rt_self_set = 0;
-        if (rt_displaced)
-            rt_back();
-        return rc;
-    }
-    rt_displaced_by_other(f);
-    return real(f, data);
+    if (!rt_on || rt_self_set || f == rt_tracer)
+        return real(f, data);
+    /* tracemalloc.start() and stop() (3.13+), or another tool: the slot
+     * keeps ours, which calls theirs. */
+    rt_chain(f, data);
+    return 0;
 }
 
 /* The definition above by its own address, whatever the global scope
@@ -310,56 +309,36 @@ __attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f
 extern __typeof__(PyRefTracer_SetTracer) rt_own_setter
     __attribute__((alias("PyRefTracer_SetTracer"), visibility("hidden")));
 
-/* 1 if tracer is tracemalloc's and tracemalloc is not tracing: 3.13.0's
- * tracemalloc.stop() leaves its tracer set, doing nothing. Only then is
- * putting ours back harmless. */
-static int rt_tracemalloc_idle(pmt_reftracer tracer)
-{
-    const struct pmt_capi *api = &pmt.py.api;
-    Dl_info a, b;
-    if (tracer != rt_other &&
-        !(rt_other == NULL && dladdr((void *)tracer, &a) &&
-          dladdr((void *)api->PyRefTracer_GetTracer, &b) && a.dli_fbase == b.dli_fbase))
-        return 0; /* not the interpreter's own (tracemalloc's) */
-    pmt_obj *et, *ev, *etb;
-    api->PyErr_Fetch(&et, &ev, &etb);
-    int idle = 0;
-    pmt_obj *modules = api->PyImport_GetModuleDict();
-    pmt_obj *mod = modules ? api->PyDict_GetItemString(modules, "_tracemalloc") : NULL;
-    pmt_obj *fn = mod ? api->PyObject_GetAttrString(mod, "is_tracing") : NULL;
-    pmt_obj *res = fn ? api->PyObject_CallFunctionObjArgs(fn, NULL) : NULL;
-    if (res) {
-        idle = res == api->false_obj;
-        api->Py_DecRef(res);
-    }
-    if (fn)
-        api->Py_DecRef(fn);
-    api->PyErr_Clear();
-    api->PyErr_Restore(et, ev, etb);
-    return idle;
-}
-
-/* 3.15's notice that our tracer was replaced: by a call the interposed
- * setter did not see (inside a static interpreter), or by the agent. */
+/* 3.15's notice that our tracer was replaced (by a call inside a static
+ * interpreter the setter above did not see, or by the agent itself): the
+ * next poll puts it back in front. */
 static __attribute__((noinline, cold)) void rt_removed(void)
 {
-    if (rt_on && !rt_self_set)
-        rt_displaced_by_other(NULL);
 }
 
 void rt_poll(void)
 {
+    static int said;
     if (!rt_on || !pmt.py.api.PyRefTracer_GetTracer)
         return;
     void *data;
     pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
     if (cur == rt_tracer)
         return;
-    /* Ours was replaced; in a static interpreter before 3.15 nothing said
-     * so until now, and objects made meanwhile were not seen. */
-    rt_displaced_by_other(NULL);
-    if ((!cur || rt_tracemalloc_idle(cur)) && pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL) == 0)
-        rt_back();
+    /* A static interpreter set its slot unseen (tracemalloc.start() or
+     * stop()): ours goes back in front and calls what is there. Objects
+     * made meanwhile were seen by the other tracer only. */
+    rt_chain(cur, data);
+    if (rt_set_slot(rt_tracer, NULL) != 0)
+        return;
+    const char *text = cur ? "another reference tracer (tracemalloc?) took the agent's place: objects made "
+                             "since were not logged; the agent's tracer is back and calls it in turn"
+                           : "another reference tracer (tracemalloc?) took the agent's place and was removed: "
+                             "objects made meanwhile were not logged; the agent's tracer is back";
+    rt_say_line("ERR", text);
+    if (!said)
+        pmt_say("reftrace: ", text, NULL);
+    said = 1;
 }
 
 /* ---- start and finish ---------------------------------------------------- */
@@ -375,6 +354,13 @@ int rt_supported(const struct pmt_shim *py, char *why, size_t whylen)
     return 0;
 }
 
+static int rt_interposed; /* the program's setter calls reach ours */
+
+int rt_needs_audit(void)
+{
+    return rt_on && !rt_interposed;
+}
+
 int rt_usable(char *why, size_t whylen)
 {
     /* With a shared libpython our own PyRefTracer_SetTracer comes first in
@@ -384,9 +370,11 @@ int rt_usable(char *why, size_t whylen)
      * address (rt_own_setter): the plain name would resolve, like any
      * exported name, to the first definition, the executable's there, and
      * the next one after the agent is then none. */
-    if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)rt_own_setter)
+    if ((void *)pmt.py.api.PyRefTracer_SetTracer == (void *)rt_own_setter) {
         pmt.py.api.PyRefTracer_SetTracer =
             (int (*)(pmt_reftracer, void *))pmt_dlsym(RTLD_NEXT, "PyRefTracer_SetTracer");
+        rt_interposed = 1;
+    }
     dlerror(); /* a failed lookup must leave no error for the program */
     return rt_supported(&pmt.py, why, whylen);
 }
@@ -413,10 +401,8 @@ void rt_start(uint64_t rss_at_start)
     rt_on = 1;
     void *data;
     pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
-    if (cur && cur != rt_tracer)
-        rt_displaced_by_other(cur); /* tracemalloc started first (-X tracemalloc) */
-    else
-        pmt.py.api.PyRefTracer_SetTracer(rt_tracer, NULL);
+    rt_chain(cur, data); /* tracemalloc started first (-X tracemalloc): called in turn */
+    rt_set_slot(rt_tracer, NULL);
 }
 
 static void rt_summary(int python_usable, int at_exit);
@@ -547,9 +533,11 @@ static void rt_stop(int python_usable)
     rt_on = 0;
     if (python_usable) {
         void *data;
+        /* The program's tracer, if any, gets the slot back. */
         if (pmt.py.api.PyRefTracer_GetTracer(&data) == rt_tracer)
-            pmt.py.api.PyRefTracer_SetTracer(NULL, NULL);
+            rt_set_slot(rt_next, rt_next_data);
     }
+    rt_next = NULL;
 }
 
 void rt_finish(int python_usable)

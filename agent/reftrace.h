@@ -25,9 +25,12 @@ int rt_usable(char *why, size_t whylen);
 /* After the log is open (install, GIL held): sets the tracer. */
 void rt_start(uint64_t rss_at_start);
 void rt_start_now(void); /* the same from the current RSS */
-/* At the audit hook's events once installed: notices a tracer replaced or
- * removed by someone else (where the interposed setter cannot see it). */
+/* Now and then: notices a tracer replaced or removed by someone else
+ * (where the interposed setter cannot see it). */
 void rt_poll(void);
+/* 1 while the tracer is on and only a poll would see another's setter
+ * calls (a static interpreter): the audit events are needed for that. */
+int rt_needs_audit(void);
 /* Before the log closes: gc.collect if asked and Python is usable, then
  * the live count per type; removes the tracer. */
 void rt_finish(int python_usable);

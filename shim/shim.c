@@ -112,6 +112,7 @@ struct shim_sym {
 
 static const struct shim_sym shim_syms[] = {
     SHIM_REQ(Py_IsInitialized), SHIM_REQ(Py_GetVersion), SHIM_REQ(PySys_AddAuditHook),
+    SHIM_REQ(PyType_IsSubtype),
     SHIM_REQ(PyEval_SetProfile), SHIM_REQ(PyEval_SetTrace), SHIM_OPT(_PyEval_SetProfile),
     SHIM_OPT(_PyEval_SetTrace), SHIM_OPT(PyEval_SetProfileAllThreads),
     SHIM_OPT(PyEval_SetTraceAllThreads), SHIM_REQ(PyCode_Addr2Line), SHIM_OPT(PyFrame_GetLasti),
@@ -142,27 +143,30 @@ static const struct shim_sym shim_syms[] = {
  * tracebacks, memoryview, pickle buffers, and on 3.15 frozendict and lazy
  * imports' placeholders. Exception instances are skipped
  * by their type's flag. Names a version does not export are left out. */
-static const char *const shim_builtin_names[] = {
-    "PyLong_Type", "PyBool_Type", "PyFloat_Type", "PyComplex_Type", "PyUnicode_Type",
-    "PyBytes_Type", "PyByteArray_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type",
-    "PyDictKeys_Type", "PyDictValues_Type", "PyDictItems_Type", "PyDictIterKey_Type",
-    "PyDictIterValue_Type", "PyDictIterItem_Type", "PyDictRevIterKey_Type",
-    "PyDictRevIterValue_Type", "PyDictRevIterItem_Type", "PyODict_Type", "PyODictKeys_Type",
-    "PyODictValues_Type", "PyODictItems_Type", "PyODictIter_Type", "PySet_Type",
-    "PyFrozenSet_Type", "PySlice_Type", "PyRange_Type", "PyMethod_Type",
-    "PyInstanceMethod_Type", "PyCell_Type", "PyFunction_Type", "PyCFunction_Type",
-    "PyCMethod_Type", "PySeqIter_Type", "PyCallIter_Type", "PyListIter_Type",
-    "PyListRevIter_Type", "PyTupleIter_Type", "PySetIter_Type", "PyRangeIter_Type",
-    "PyLongRangeIter_Type", "PyUnicodeIter_Type", "PyByteArrayIter_Type", "PyBytesIter_Type",
-    "PyEnum_Type", "PyReversed_Type", "PyFilter_Type", "PyMap_Type", "PyZip_Type",
-    "PyGen_Type", "PyCoro_Type", "PyAsyncGen_Type", "PyModule_Type", "PyMemoryView_Type",
-    "PyPickleBuffer_Type", "_PyWeakref_RefType", "_PyWeakref_ProxyType",
-    "_PyWeakref_CallableProxyType", "PyTraceBack_Type",
-    /* 3.15: frozendict (PEP 814) and the placeholder of a lazy import
-     * (PEP 810); 3.14 renamed or removed none of the above. */
-    "PyFrozenDict_Type", "PyLazyImport_Type",
+/* cPyMemTrace's ReferenceTracing with include_builtins=False skips an object
+ * when one of CPython's type checks says it is of a builtin type: some
+ * checks match the type only (PyBool_Check, PySlice_Check, ...), the others
+ * its subclasses too (PyLong_Check matches bool and IntEnum members,
+ * PyTuple_Check named tuples and structseqs, PyDict_Check defaultdict).
+ * The same lists here, as far as this interpreter exports the types; the
+ * iterators are not in them but for PySeqIter's and PyCallIter's, so
+ * list_iterator, enumerate or zip objects are logged, as there. */
+static const char *const shim_builtin_exact_names[] = {
+    "PyBool_Type", "PySlice_Type", "PyRange_Type", "PyMethod_Type", "PyInstanceMethod_Type",
+    "PyCell_Type", "PyFunction_Type", "PySeqIter_Type", "PyCallIter_Type", "PyFrame_Type",
+    "PyFrameLocalsProxy_Type", "PyCode_Type", "PyTraceBack_Type", "PyPickleBuffer_Type",
+    "PyMemoryView_Type", "_PyWeakref_ProxyType", "_PyWeakref_CallableProxyType",
 };
-_Static_assert(sizeof shim_builtin_names / sizeof shim_builtin_names[0] <= SHIM_MAX_BUILTIN_TYPES,
+static const char *const shim_builtin_subclass_names[] = {
+    "PyFloat_Type", "PyLong_Type", "PyComplex_Type", "PyUnicode_Type", "PyBytes_Type",
+    "PyByteArray_Type", "PyTuple_Type", "PyList_Type", "PyDict_Type", "PyDictKeys_Type",
+    "PyDictValues_Type", "PyDictItems_Type", "PyODict_Type", "PyFrozenSet_Type", "PySet_Type",
+    "PyCMethod_Type", "PyGen_Type", "PyModule_Type", "_PyWeakref_RefType", "PyCFunction_Type",
+};
+_Static_assert(sizeof shim_builtin_exact_names / sizeof shim_builtin_exact_names[0] <=
+                       SHIM_MAX_BUILTIN_TYPES &&
+                   sizeof shim_builtin_subclass_names / sizeof shim_builtin_subclass_names[0] <=
+                       SHIM_MAX_BUILTIN_TYPES,
                "room for every builtin type");
 
 int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *why, size_t whylen)
@@ -226,10 +230,17 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
     out->api.code_type = (pmt_obj *)lookup(handle, "PyCode_Type");
     out->api.frame_type = (pmt_obj *)lookup(handle, "PyFrame_Type");
     out->api.function_type = (pmt_obj *)lookup(handle, "PyFunction_Type");
-    for (size_t i = 0; i < sizeof shim_builtin_names / sizeof shim_builtin_names[0]; i++) {
-        const pmt_obj *t = (const pmt_obj *)lookup(handle, shim_builtin_names[i]);
+    for (size_t i = 0; i < sizeof shim_builtin_exact_names / sizeof shim_builtin_exact_names[0];
+         i++) {
+        const pmt_obj *t = (const pmt_obj *)lookup(handle, shim_builtin_exact_names[i]);
         if (t)
-            out->builtins.types[out->builtins.n++] = t;
+            out->builtins.exact[out->builtins.nexact++] = t;
+    }
+    for (size_t i = 0;
+         i < sizeof shim_builtin_subclass_names / sizeof shim_builtin_subclass_names[0]; i++) {
+        const pmt_obj *t = (const pmt_obj *)lookup(handle, shim_builtin_subclass_names[i]);
+        if (t)
+            out->builtins.bases[out->builtins.nbases++] = t;
     }
     out->api.none = (pmt_obj *)lookup(handle, "_Py_NoneStruct");
     if (!out->api.none || (out->layout.frame_lasti < 0 && !out->api.PyFrame_GetLasti)) {

@@ -58,6 +58,7 @@ struct pmt_capi {
     int (*Py_IsInitialized)(void);
     const char *(*Py_GetVersion)(void);
     int (*PySys_AddAuditHook)(pmt_audithook hook, void *data);
+    int (*PyType_IsSubtype)(const pmt_obj *type, const pmt_obj *base);
     void (*PyEval_SetProfile)(pmt_tracefunc f, pmt_obj *arg);
     void (*PyEval_SetTrace)(pmt_tracefunc f, pmt_obj *arg);
     int (*_PyEval_SetProfile)(pmt_tstate *ts, pmt_tracefunc f, pmt_obj *arg); /* optional: 3.9+ */
@@ -121,12 +122,14 @@ struct pmt_capi {
     pmt_obj *function_type; /* &PyFunction_Type */
 };
 
-/* The types reference tracing calls builtin (README: the list), as far as
- * this interpreter exports them; see shim.c. */
-#define SHIM_MAX_BUILTIN_TYPES 64
+/* The types reference tracing calls builtin (README: the list; shim.c:
+ * cPyMemTrace's rule), as far as this interpreter exports them: exact, an
+ * object of that very type; bases, of that type or a subclass. */
+#define SHIM_MAX_BUILTIN_TYPES 32
 struct pmt_builtin_types {
-    const pmt_obj *types[SHIM_MAX_BUILTIN_TYPES];
-    int n;
+    const pmt_obj *exact[SHIM_MAX_BUILTIN_TYPES];
+    const pmt_obj *bases[SHIM_MAX_BUILTIN_TYPES];
+    int nexact, nbases;
 };
 
 /* Where the hot path finds a frame's code object and last instruction. */
