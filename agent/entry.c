@@ -43,6 +43,7 @@ __attribute__((visibility("hidden"))) volatile unsigned char pmt_dlsym_watch = 1
     X(munmap) X(madvise) X(posix_madvise) X(mmap) X(mmap64) X(mremap) X(mlock)            \
     X(mlockall) X(malloc_trim) X(shmdt) X(free) X(realloc)                                \
     X(pthread_create) X(pthread_exit)                                                     \
+    X(execv) X(execve) X(execvp) X(execvpe) X(fexecve)                                    \
     X(setuid) X(setgid) X(seteuid) X(setegid) X(setreuid) X(setregid) X(setresuid)        \
     X(setresgid) X(setgroups) X(initgroups)
 #define EN_DECLARE(name) static __typeof__(&name) en_real_##name;
@@ -233,6 +234,52 @@ __attribute__((visibility("default"))) int shmdt(const void *addr)
     int rc = EN_REAL(shmdt) ? en_real_shmdt(addr) : (int)syscall(SYS_shmdt, addr);
     pmt_rss_dirty = 1;
     return rc;
+}
+
+/* exec: the logs are complete on disk before the image is replaced
+ * (lifecycle.h). Python's os.exec* call execv, execve or fexecve; a host
+ * may use the path-searching ones. The l-forms build an argument vector and
+ * call execve inside libc, unseen: none of Python's uses them. */
+__attribute__((visibility("default"))) int execv(const char *path, char *const argv[])
+{
+    if (!EN_REAL(execv))
+        return errno = ENOSYS, -1;
+    pmt_before_exec();
+    return en_real_execv(path, argv);
+}
+
+__attribute__((visibility("default"))) int execve(const char *path, char *const argv[],
+                                                  char *const envp[])
+{
+    if (!EN_REAL(execve))
+        return errno = ENOSYS, -1;
+    pmt_before_exec();
+    return en_real_execve(path, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execvp(const char *file, char *const argv[])
+{
+    if (!EN_REAL(execvp))
+        return errno = ENOSYS, -1;
+    pmt_before_exec();
+    return en_real_execvp(file, argv);
+}
+
+__attribute__((visibility("default"))) int execvpe(const char *file, char *const argv[],
+                                                   char *const envp[])
+{
+    if (!EN_REAL(execvpe))
+        return errno = ENOSYS, -1;
+    pmt_before_exec();
+    return en_real_execvpe(file, argv, envp);
+}
+
+__attribute__((visibility("default"))) int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    if (!EN_REAL(fexecve))
+        return errno = ENOSYS, -1;
+    pmt_before_exec();
+    return en_real_fexecve(fd, argv, envp);
 }
 
 /* A new thread's stack and thread area are set up partly without page

@@ -31,10 +31,15 @@ static inline __attribute__((always_inline)) void hk_fill(struct pmt_event *e, p
 /* Everything but a quiet event: a log to (re)open, RSS to re-read, a line
  * to write. Out of line, so that the common case needs no stack frame.
  * rss_known: rss_quiet() said rss.cached is this event's RSS. */
+void (*pmt_hooks_look)(void);
+static unsigned hk_slow_count;
+
 static __attribute__((noinline)) void hk_record_slow(int log, pmt_frame *frame, int what,
                                                      pmt_obj *arg, int rss_known)
 {
     struct pmt_log *lg = &pmt.logs[log];
+    if (__builtin_expect(!(++hk_slow_count & (PMT_HOOKS_LOOK_EVERY - 1)), 0) && pmt_hooks_look)
+        pmt_hooks_look();
     if (lg->state != PMT_LOG_OPEN) {
         if (lg->state != PMT_LOG_REOPEN || pmt_log_failed || pmt_logs_reopen(lg) != 0)
             return;

@@ -23,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "agent/function.h"
+#include "agent/hooks.h"
 #include "agent/logset.h"
 #include "agent/modes.h"
 #include "agent/native.h"
@@ -34,6 +35,7 @@
 #include "agent/threads.h"
 #include "agent/threadstart.h"
 #include "agent/writer.h"
+#include "shim/audit.h"
 
 #define LC_EACH_MODE(row) for (const struct pmt_mode_row *row = pmt_modes; row < pmt_modes + pmt_nmodes; row++)
 #define LC_ON(row) ((pmt.cfg.modes & (row)->bit) != 0)
@@ -193,6 +195,29 @@ static int lc_event_modes(void)
     return 0;
 }
 
+/* The hooks' look now and then (hooks.h). */
+static void lc_look(void)
+{
+    if (pmt_busy)
+        return;
+    pmt_busy++;
+    if (pmt_new_threads_watched())
+        pmt_hook_new_threads();
+    LC_EACH_MODE(row)
+    if (row->poll && LC_ON(row))
+        row->poll();
+    pmt_busy--;
+}
+
+/* Whether the audit hook has still work to do once installed. */
+static int lc_audit_needed(void)
+{
+    LC_EACH_MODE(row)
+    if (row->needs_audit && LC_ON(row) && row->needs_audit())
+        return 1;
+    return 0;
+}
+
 static void lc_install(void)
 {
     uint32_t tid = (uint32_t)syscall(SYS_gettid);
@@ -269,6 +294,7 @@ static void lc_install(void)
             pmt_threads_set_all(row, hook);
     }
     pmt_threads_watch();
+    pmt_hooks_look = lc_look;
     LC_EACH_MODE(row)
     if (row->start && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN)
         row->start();
@@ -325,8 +351,10 @@ void pmt_finish(int python_usable)
 
 /* exec replaces the image and runs no destructor: the log must be complete on
  * disk before. If exec fails, the program goes on and a new log opens. */
-static void lc_before_exec(void)
+void pmt_before_exec(void)
 {
+    if (!pmt.installed || getpid() != pmt.owner)
+        return; /* not Python's exec: a child's, a vfork child's */
     LC_EACH_MODE(row)
     if (row->stop)
         row->stop(); /* not restarted if exec fails: such a mode has ended */
@@ -381,32 +409,29 @@ static int lc_time_to_install(const char *event, pmt_obj *args)
     return file && strcmp(file, lc_armed) == 0;
 }
 
+static struct pmt_audit_slot lc_audit;
+
 static int lc_audit_hook(const char *event, pmt_obj *args, void *data)
 {
     (void)data;
     if (pmt_busy)
         return 0;
     if (__builtin_expect(pmt.installed, 1)) {
-        if (event[0] == 'o' && strcmp(event, "os.exec") == 0)
-            lc_before_exec();
-        if (pmt_new_threads_watched()) {
-            pmt_busy++;
-            pmt_hook_new_threads();
-            pmt_busy--;
-        }
-        LC_EACH_MODE(row)
-        {
-            if (row->poll && LC_ON(row)) {
-                pmt_busy++;
-                row->poll();
-                pmt_busy--;
-            }
-        }
+        lc_look();
         return 0;
     }
     pmt_busy++;
-    if (lc_time_to_install(event, args))
+    if (lc_time_to_install(event, args)) {
         lc_install();
+        /* Nothing more to watch for: what the hook did after install has
+         * other triggers (entry.c's exec family and pthread_create, the
+         * hooks' own look at new thread states, the modes' switches), and
+         * while it stays, every audited operation in the program costs an
+         * argument tuple. Where it cannot be taken out it goes on as
+         * below. */
+        if (!lc_audit_needed())
+            shim_audit_remove(&lc_audit);
+    }
     pmt_busy--;
     return 0;
 }
@@ -606,6 +631,6 @@ void pmt_attach(pmt_lookup lookup, void *handle, int python_main)
     pmt.env.py_version = pmt.py.version.text;
     pmt.env.info = pmt.info; /* written at install, once the RSS source is known */
     pthread_atfork(lc_fork_prepare, lc_fork_parent, lc_fork_child);
-    if (pmt.py.api.PySys_AddAuditHook(lc_audit_hook, NULL) != 0)
+    if (shim_audit_add(&pmt.py, lookup, handle, lc_audit_hook, &lc_audit, &lc_audit) != 0)
         pmt_say("cannot add an audit hook; not tracing", NULL);
 }

@@ -2,7 +2,8 @@
  *
  *   start (constructor: settings) -> attach (a Python found: its C API, the
  *   audit hook) -> install (the moment user code runs: logs, hooks, atexit,
- *   SIGTERM) -> [fork: prepare/parent/child] [exec] [set*id] -> finish
+ *   SIGTERM; the audit hook taken out again) -> [fork: prepare/parent/child]
+ *   [exec] [set*id] -> finish
  *   (atexit, os._exit, a destructor, SIGTERM) -> stopped.
  *
  * Every mode takes part through its row in the table of modes (modes.h):
@@ -26,6 +27,11 @@ void pmt_attach(pmt_lookup lookup, void *handle, int python_main);
 /* LAST/EOF on every log, STOP on the sampler's; idempotent. python_usable:
  * the hooks can still be taken out (atexit), not at _exit or a destructor. */
 void pmt_finish(int python_usable);
+
+/* The process is about to exec (the exec family in entry.c): the logs are
+ * completed first, as the new image runs no destructor. Does nothing in
+ * any process but the traced one (a vfork child shares its memory). */
+void pmt_before_exec(void);
 
 /* Around a change of credentials (set*id): the agent's threads end before
  * and start again after. begin returns what end needs. */

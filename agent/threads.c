@@ -8,11 +8,50 @@
 
 /* ---- setting a hook on every thread ------------------------------------- */
 
+/* The setter of another thread's hook for a row, or NULL. */
+static int (*th_setter(const struct pmt_mode_row *row))(pmt_tstate *, pmt_tracefunc, pmt_obj *)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    if (!api->PyThreadState_GetID || row->slot == PMT_HOOK_NONE)
+        return NULL;
+    return row->slot == PMT_HOOK_PROFILE ? api->_PyEval_SetProfile : api->_PyEval_SetTrace;
+}
+
+/* Setting a hook raises the sys.setprofile or sys.settrace audit event,
+ * which the program's own audit hooks (sys.addaudithook) would take for
+ * the program's doing. 3.9-3.11 raise it in the context of the current
+ * thread state and skip it when there is none, and the setter does nothing
+ * else that needs one (it sets the thread state's fields): it is called
+ * with the current thread state set aside (the GIL stays held). Not on
+ * 3.12, whose setter may instrument code and allocate, which needs the
+ * current thread state. The setter's one failure (3.10, 3.11: another
+ * thread is installing one, gh-98257) is set on the target thread's state,
+ * and cleared there. Returns 0, -2 when the setter failed, -1 where this
+ * cannot be done (3.8, 3.12+). */
+static int th_set_quietly(const struct pmt_mode_row *row, pmt_tstate *ts, pmt_tracefunc f)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    int (*set)(pmt_tstate *, pmt_tracefunc, pmt_obj *) = th_setter(row);
+    if (!set || pmt.py.version.minor < 9 || pmt.py.version.minor > 11)
+        return -1;
+    pmt_tstate *self = api->PyThreadState_Swap(NULL);
+    int rc = set(ts, f, NULL);
+    if (rc < 0) {
+        api->PyThreadState_Swap(ts);
+        api->PyErr_Clear();
+    }
+    api->PyThreadState_Swap(self);
+    return rc < 0 ? -2 : 0;
+}
+
 void pmt_threads_set_current(const struct pmt_mode_row *row, pmt_tracefunc f)
 {
+    if (row->slot == PMT_HOOK_NONE ||
+        th_set_quietly(row, pmt.py.api.PyThreadState_Get(), f) != -1)
+        return;
     if (row->slot == PMT_HOOK_PROFILE)
         pmt.py.api.PyEval_SetProfile(f, NULL);
-    else if (row->slot == PMT_HOOK_TRACE)
+    else
         pmt.py.api.PyEval_SetTrace(f, NULL);
 }
 
@@ -40,6 +79,8 @@ void pmt_threads_set_all(const struct pmt_mode_row *row, pmt_tracefunc f)
          ts = api->PyThreadState_Next(ts)) {
         if (ts == self) {
             pmt_threads_set_current(row, f);
+        } else if (th_set_quietly(row, ts, f) != -1) {
+            continue;
         } else if (one) {
             if (one(ts, f, NULL) < 0)
                 api->PyErr_Clear();
@@ -87,15 +128,6 @@ void pmt_threads_set_all(const struct pmt_mode_row *row, pmt_tracefunc f)
  * audit event and in pthread_create (which Thread.start reaches with the
  * GIL held, before the new thread runs any Python) until done. A hook the
  * program set there itself is left alone. */
-
-/* The setter of another thread's hook for a row, or NULL. */
-static int (*th_setter(const struct pmt_mode_row *row))(pmt_tstate *, pmt_tracefunc, pmt_obj *)
-{
-    const struct pmt_capi *api = &pmt.py.api;
-    if (!api->PyThreadState_GetID || row->slot == PMT_HOOK_NONE)
-        return NULL;
-    return row->slot == PMT_HOOK_PROFILE ? api->_PyEval_SetProfile : api->_PyEval_SetTrace;
-}
 
 static int th_what_of(pmt_obj *name)
 {
@@ -187,10 +219,13 @@ static void th_hook_new_tstates(void)
         for (size_t i = 0; i < pmt_nmodes; i++) {
             const struct pmt_mode_row *row = &pmt_modes[i];
             int (*set)(pmt_tstate *, pmt_tracefunc, pmt_obj *) = th_setter(row);
-            if (th_hooked(row) && set && set(fresh[n], pmt_mode_hook(row), NULL) < 0) {
-                api->PyErr_Clear(); /* gh-98257's flag (above): the next look tries again */
-                return;
-            }
+            if (!th_hooked(row) || !set)
+                continue;
+            int rc = th_set_quietly(row, fresh[n], pmt_mode_hook(row));
+            if (rc == -1 && (rc = set(fresh[n], pmt_mode_hook(row), NULL)) < 0)
+                api->PyErr_Clear();
+            if (rc < 0)
+                return; /* gh-98257's flag (above): the next look tries again */
         }
         th_tstates_seen = api->PyThreadState_GetID(fresh[n]);
     }

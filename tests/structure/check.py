@@ -32,7 +32,7 @@ LAYERS = [
                   "agent/rawthread.c", "agent/threadstart.c", "agent/native.c"]),
     ("logs and settings", ["agent/logfmt.c", "agent/writer.c", "agent/sink.c", "agent/tracelog.c",
                            "config/config.c", "config/typefilter.c", "config/funcspec.c"]),
-    ("Python access", ["agent/state.c", "shim/shim.c", "shim/debugoffsets.c",
+    ("Python access", ["agent/state.c", "shim/shim.c", "shim/debugoffsets.c", "shim/audit.c",
                        "shim/pyversion.c", "agent/pycall.c", "agent/sites.c", "agent/logset.c"]),
     ("modes", ["agent/hooks.c", "agent/selfcheck.c", "agent/reftrace.c", "agent/sampler.c",
                "agent/modes.c", "agent/threads.c", "agent/function.c"]),
