@@ -238,7 +238,7 @@ static int rt_tracer(pmt_obj *obj, int event, void *data)
     (void)event;
     return 0;
 #endif
-    if (__builtin_expect(rt_next != NULL, 0))
+    if (__builtin_expect(rt_next != NULL, 0) && (unsigned)event <= PMT_REF_DESTROY)
         rt_next(obj, event, rt_next_data); /* the program's (tracemalloc's) first */
     /* 3.15 tells a tracer that another replaced it: event 2, obj NULL. Any
      * other event a later version adds is not ours to log. */
@@ -309,11 +309,20 @@ __attribute__((visibility("default"))) int PyRefTracer_SetTracer(pmt_reftracer f
 extern __typeof__(PyRefTracer_SetTracer) rt_own_setter
     __attribute__((alias("PyRefTracer_SetTracer"), visibility("hidden")));
 
-/* 3.15's notice that our tracer was replaced (by a call inside a static
- * interpreter the setter above did not see, or by the agent itself): the
- * next poll puts it back in front. */
+static int rt_poll_pending(void *arg)
+{
+    (void)arg;
+    rt_poll();
+    return 0;
+}
+
+/* 3.15's notice that our tracer was replaced, by a call inside a static
+ * interpreter the setter above did not see (tracemalloc's): the poll puts
+ * it back in front at the main thread's next bytecode boundary. */
 static __attribute__((noinline, cold)) void rt_removed(void)
 {
+    if (rt_on && !rt_self_set && pmt.py.api.Py_AddPendingCall)
+        pmt.py.api.Py_AddPendingCall(rt_poll_pending, NULL);
 }
 
 void rt_poll(void)
@@ -358,7 +367,8 @@ static int rt_interposed; /* the program's setter calls reach ours */
 
 int rt_needs_audit(void)
 {
-    return rt_on && !rt_interposed;
+    /* 3.15 tells a replaced tracer (rt_removed): no need to look. */
+    return rt_on && !rt_interposed && pmt.py.version.minor < 15;
 }
 
 int rt_usable(char *why, size_t whylen)
