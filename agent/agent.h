@@ -26,6 +26,7 @@ struct pmt_agent {
     int python_main;        /* the python executable: install at cpython.run_* */
     int installed;          /* hooks set (once per process image) */
     volatile int active;    /* hooks log events */
+    int monitoring;         /* events come through sys.monitoring (monitor.c owns it) */
     pid_t owner;            /* the process the logs belong to */
     unsigned ordinal;       /* next log number of this process */
     struct pmt_log logs[PMT_NLOGS]; /* the event logs, by slot */

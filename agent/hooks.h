@@ -17,4 +17,27 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg);
 #define PMT_HOOKS_LOOK_EVERY 256
 extern void (*pmt_hooks_look)(void);
 
+/* The sys.monitoring callbacks (3.12+; monitor.h registers them): one row
+ * per event, by its name in sys.monitoring.events, with the logs it feeds
+ * (bits 1 << PMT_LOG_*) and its C function. */
+struct pmt_mon_callback {
+    const char *event;
+    unsigned logs;
+    struct pmt_methoddef def;
+};
+extern const struct pmt_mon_callback pmt_mon_callbacks[];
+extern const size_t pmt_mon_ncallbacks;
+
+/* What the callbacks need, set by monitor.c before any event. */
+#define PMT_MON_LONG_TAG 16   /* 3.12+ PyLongObject: lv_tag */
+#define PMT_MON_LONG_DIGIT 24 /* ob_digit[0] */
+struct pmt_mon_cfg {
+    unsigned logs;          /* the logs fed (1 << PMT_LOG_*) */
+    int compact_ints;       /* ints are read in place (checked at start) */
+    pmt_obj *missing;       /* sys.monitoring.MISSING */
+    pmt_obj *disable;       /* sys.monitoring.DISABLE */
+    const pmt_obj *cfunction_type, *cmethod_type, *method_descr_type, *bound_method_type;
+};
+extern struct pmt_mon_cfg pmt_mon;
+
 #endif

@@ -26,6 +26,7 @@
 #include "agent/hooks.h"
 #include "agent/logset.h"
 #include "agent/modes.h"
+#include "agent/monitor.h"
 #include "agent/native.h"
 #include "agent/pycall.h"
 #include "agent/realsym.h"
@@ -209,9 +210,14 @@ static void lc_look(void)
     pmt_busy--;
 }
 
-/* Whether the audit hook has still work to do once installed. */
+/* Whether the audit hook has still work to do once installed: a mode's
+ * poll that nothing else runs (the hooks' look runs them all when a mode
+ * with per-event hooks is on). */
 static int lc_audit_needed(void)
 {
+    LC_EACH_MODE(row)
+    if (row->hook && LC_ON(row) && !pmt.cfg.function)
+        return 0;
     LC_EACH_MODE(row)
     if (row->needs_audit && LC_ON(row) && row->needs_audit())
         return 1;
@@ -287,11 +293,18 @@ static void lc_install(void)
         return;
     }
     pmt.active = 1;
+    /* The per-thread hooks' events through sys.monitoring (3.12+), else
+     * the hooks on every thread. */
+    unsigned logs = 0;
     LC_EACH_MODE(row)
-    {
-        pmt_tracefunc hook = pmt_mode_hook(row);
-        if (hook && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN)
-            pmt_threads_set_all(row, hook);
+    if (pmt_mode_hook(row) && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN)
+        logs |= 1u << row->log;
+    char why[160];
+    if (!logs || pmt.cfg.hooks == PMT_HOOKS_LEGACY || pmt.cfg.check ||
+        pmt_monitor_start(logs, why, sizeof why) != 0) {
+        LC_EACH_MODE(row)
+        if (logs & (1u << row->log))
+            pmt_threads_set_all(row, pmt_mode_hook(row));
     }
     pmt_threads_watch();
     pmt_hooks_look = lc_look;
@@ -343,9 +356,12 @@ void pmt_finish(int python_usable)
     /* Take the hooks out: threads still running after atexit (daemons)
      * should not pay for a hook that no longer logs. */
     pmt_busy++;
-    LC_EACH_MODE(row)
-    if (row->hook && LC_ON(row))
-        pmt_threads_set_all(row, NULL);
+    int monitored = pmt.monitoring;
+    pmt_monitor_stop();
+    if (!monitored)
+        LC_EACH_MODE(row)
+        if (row->hook && LC_ON(row))
+            pmt_threads_set_all(row, NULL);
     pmt_busy--;
 }
 

@@ -123,10 +123,17 @@ static struct {
 
 int pmt_site_line(const struct pmt_site *site, int lasti)
 {
+    if (PMT_LASTI_IS_LINE(lasti))
+        return PMT_LINE_OF_LASTI(lasti);
     size_t i = (site_hash(site->code) ^ (size_t)lasti * 0x9E37u) & (LINE_CACHE - 1);
     if (st_lines[i].code == site->code && st_lines[i].lasti == lasti)
         return st_lines[i].line;
     int line = pmt.py.api.PyCode_Addr2Line((pmt_obj *)site->code, lasti);
+    /* An instruction without a line of its own (3.12's implicit return
+     * at the end of a generator expression): the line of the one before,
+     * as the frame's line number says there. */
+    for (int back = lasti - 2; line < 0 && back >= 0 && back >= lasti - 64; back -= 2)
+        line = pmt.py.api.PyCode_Addr2Line((pmt_obj *)site->code, back);
     st_lines[i].code = site->code;
     st_lines[i].lasti = lasti;
     st_lines[i].line = line;

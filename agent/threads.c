@@ -193,7 +193,7 @@ static struct pmt_methoddef th_defs[] = {
 static int th_hooked(const struct pmt_mode_row *row)
 {
     return row->slot != PMT_HOOK_NONE && row->log >= 0 &&
-           pmt.logs[row->log].state == PMT_LOG_OPEN && !pmt.cfg.function;
+           pmt.logs[row->log].state == PMT_LOG_OPEN && !pmt.cfg.function && !pmt.monitoring;
 }
 
 /* Thread states up to this id have the hooks (or were there at install). */

@@ -32,7 +32,8 @@ struct pmt_event {
     uint64_t ticks;               /* raw clock: the log's clock_of makes it time */
     uint64_t rss;
     const struct pmt_site *site;  /* NULL: no Python frame */
-    int lasti;                    /* byte offset of the instruction, < 0 before the first */
+    int lasti;                    /* byte offset of the instruction, negative before the
+                                     first, or a line already known: PMT_LASTI_OF_LINE */
     int what;                     /* PyTrace_* */
     const char *const *cfunc;     /* C events: where the C function's name is
                                      (PyMethodDef.ml_name, static) */
@@ -42,6 +43,14 @@ struct pmt_event {
     const struct pmt_native_frame *native;
     int nnative;
 };
+
+/* An event whose line is known (sys.monitoring's LINE event) keeps it in
+ * lasti, far below any offset a frame gives (3.10's first is -2: f_lasti
+ * -1 in code units); the line function (sites.h) gives it back. */
+#define PMT_LASTI_LINE_BASE (-1000000)
+#define PMT_LASTI_OF_LINE(line) (PMT_LASTI_LINE_BASE - (line))
+#define PMT_LASTI_IS_LINE(lasti) ((lasti) <= PMT_LASTI_LINE_BASE)
+#define PMT_LINE_OF_LASTI(lasti) (PMT_LASTI_LINE_BASE - (lasti))
 
 enum pmt_log_state {
     PMT_LOG_UNUSED,

@@ -429,6 +429,21 @@ static enum cfg_result cfg_parse_rss(const char *value, struct pmt_config *out,
     return cfg_bad(why, "not auto, statm or check");
 }
 
+static enum cfg_result cfg_parse_hooks(const char *value, struct pmt_config *out,
+                                       struct cfg_buf *why)
+{
+    static const char *const names[] = {"auto", "legacy"};
+    if (value[0] == '\0')
+        return cfg_bad(why, "empty");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            out->hooks = (int)i;
+            return CFG_OK;
+        }
+    }
+    return cfg_bad(why, "not auto or legacy");
+}
+
 /* Seconds as digits with an optional fraction: "0.25", "2", "0010.5". No sign,
  * exponent, leading or trailing point ("5.", ".5"): a time between samples is
  * typed, not computed, and the one grammar is the one the accepted text shows.
@@ -519,6 +534,9 @@ static const struct cfg_setting cfg_table[] = {
     {"PYMEMTRACE_SAMPLE_INTERVAL", cfg_parse_sample_interval,
      "seconds between samples, a decimal number from 0.001 to 86400 such as 0.25"},
     {"PYMEMTRACE_CHECK", cfg_parse_check, "0 or 1"},
+    {"PYMEMTRACE_HOOKS", cfg_parse_hooks,
+     "auto (sys.monitoring on Python 3.12+, else the profile and trace functions) or legacy "
+     "(the profile and trace functions)"},
 };
 
 #define CFG_TABLE_LEN (sizeof cfg_table / sizeof cfg_table[0])

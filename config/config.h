@@ -27,6 +27,12 @@ enum pmt_rss_source {
     PMT_RSS_CHECK,  /* both at every event, disagreements counted (tests) */
 };
 
+/* How profile and trace events reach the agent (PYMEMTRACE_HOOKS). */
+enum pmt_hooks {
+    PMT_HOOKS_AUTO,   /* sys.monitoring on 3.12+ (a tool id of its own), else the legacy hooks */
+    PMT_HOOKS_LEGACY, /* PyEval_SetProfile/SetTrace on every version */
+};
+
 struct pmt_config {
     unsigned modes;            /* PMT_MODE_* bits; 0 when PYMEMTRACE is unset or empty */
     long long d_rss_trigger;   /* -1 (a page), 0 (every event) or N > 0 bytes */
@@ -44,6 +50,7 @@ struct pmt_config {
     int quiet;                 /* 0 or 1 */
     long long sample_interval_ns; /* sample mode: time between samples */
     int check;                 /* 0 or 1: the agent checks its own invariants (selfcheck.h) */
+    int hooks;                 /* PMT_HOOKS_* */
 };
 
 #define PMT_NATIVE_MAX 64

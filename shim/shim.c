@@ -121,6 +121,8 @@ static const struct shim_sym shim_syms[] = {
     SHIM_REQ(PyTuple_GetItem),
     SHIM_REQ(PyImport_ImportModule), SHIM_REQ(PyObject_GetAttrString),
     SHIM_REQ(PyObject_CallFunctionObjArgs), SHIM_REQ(PyCFunction_NewEx),
+    SHIM_REQ(PyObject_Call), SHIM_REQ(PyObject_SetAttrString), SHIM_REQ(PyUnicode_FromString),
+    SHIM_OPT(PyType_FromSpec), SHIM_OPT(PyType_GenericAlloc), SHIM_OPT(PyVectorcall_Call),
     SHIM_REQ(PyThreadState_Get), SHIM_REQ(PyThreadState_Swap), SHIM_REQ(PyInterpreterState_Main),
     SHIM_REQ(PyInterpreterState_ThreadHead), SHIM_REQ(PyThreadState_Next), SHIM_OPT(PyThreadState_GetID),
     SHIM_REQ(PyGILState_Check), SHIM_REQ(PyLong_FromLong), SHIM_REQ(PyLong_AsLong), SHIM_REQ(PyImport_GetModuleDict),
@@ -230,6 +232,10 @@ int shim_resolve(pmt_lookup lookup, void *handle, struct pmt_shim *out, char *wh
     out->api.code_type = (pmt_obj *)lookup(handle, "PyCode_Type");
     out->api.frame_type = (pmt_obj *)lookup(handle, "PyFrame_Type");
     out->api.function_type = (pmt_obj *)lookup(handle, "PyFunction_Type");
+    out->api.cfunction_type = (pmt_obj *)lookup(handle, "PyCFunction_Type");
+    out->api.cmethod_type = (pmt_obj *)lookup(handle, "PyCMethod_Type");
+    out->api.method_descr_type = (pmt_obj *)lookup(handle, "PyMethodDescr_Type");
+    out->api.method_type = (pmt_obj *)lookup(handle, "PyMethod_Type");
     for (size_t i = 0; i < sizeof shim_builtin_exact_names / sizeof shim_builtin_exact_names[0];
          i++) {
         const pmt_obj *t = (const pmt_obj *)lookup(handle, shim_builtin_exact_names[i]);

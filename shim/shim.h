@@ -51,6 +51,8 @@ struct pmt_methoddef {
 };
 #define PMT_METH_VARARGS 0x0001
 #define PMT_METH_NOARGS 0x0004
+#define PMT_METH_KEYWORDS 0x0002
+#define PMT_METH_FASTCALL 0x0080
 
 /* The C API the agent calls, resolved once. Entries marked optional are NULL
  * on versions that lack them. */
@@ -77,6 +79,12 @@ struct pmt_capi {
     pmt_obj *(*PyImport_ImportModule)(const char *name);
     pmt_obj *(*PyObject_GetAttrString)(pmt_obj *o, const char *name);
     pmt_obj *(*PyObject_CallFunctionObjArgs)(pmt_obj *callable, ...);
+    pmt_obj *(*PyObject_Call)(pmt_obj *callable, pmt_obj *args, pmt_obj *kwargs);
+    int (*PyObject_SetAttrString)(pmt_obj *o, const char *name, pmt_obj *value);
+    pmt_obj *(*PyUnicode_FromString)(const char *s);
+    pmt_obj *(*PyType_FromSpec)(void *spec);
+    pmt_obj *(*PyType_GenericAlloc)(pmt_obj *type, ptrdiff_t nitems);
+    pmt_obj *(*PyVectorcall_Call)(pmt_obj *callable, pmt_obj *tuple, pmt_obj *dict);
     pmt_obj *(*PyCFunction_NewEx)(struct pmt_methoddef *def, pmt_obj *self, pmt_obj *module);
     pmt_tstate *(*PyThreadState_Get)(void);
     pmt_tstate *(*PyThreadState_Swap)(pmt_tstate *ts);
@@ -120,6 +128,10 @@ struct pmt_capi {
     pmt_obj *code_type;  /* &PyCode_Type */
     pmt_obj *frame_type; /* &PyFrame_Type */
     pmt_obj *function_type; /* &PyFunction_Type */
+    pmt_obj *cfunction_type;     /* &PyCFunction_Type */
+    pmt_obj *cmethod_type;       /* &PyCMethod_Type, 3.9+ */
+    pmt_obj *method_descr_type;  /* &PyMethodDescr_Type */
+    pmt_obj *method_type;        /* &PyMethod_Type */
 };
 
 /* The types reference tracing calls builtin (README: the list; shim.c:
@@ -376,6 +388,20 @@ static inline const void *shim_iframe_instr(const struct pmt_shim *s, const void
 static inline const char *const *shim_cfunc_name(pmt_obj *cfunc)
 {
     return *(const char *const *const *)((const char *)cfunc + 16);
+}
+
+/* A method descriptor's PyMethodDef (PyMethodDescrObject.d_method, after
+ * PyObject_HEAD, d_type, d_name and d_qualname: offset 40 on every version),
+ * by its ml_name as above. */
+static inline const char *const *shim_method_descr_name(pmt_obj *descr)
+{
+    return *(const char *const *const *)((const char *)descr + 40);
+}
+
+/* A bound method's function (PyMethodObject.im_func, after PyObject_HEAD). */
+static inline pmt_obj *shim_bound_method_func(pmt_obj *method)
+{
+    return *(pmt_obj *const *)((const char *)method + 16);
 }
 
 #endif

@@ -87,3 +87,224 @@ E2E_TEST_PY(coexist, no_audit_tuples_py315, PMT_PY_315, case_no_audit_tuples, "r
 E2E_TEST_PY(coexist, no_audit_tuples_py315d, PMT_PY_315D, case_no_audit_tuples, "reftrace")
 E2E_TEST_PY(coexist, no_audit_tuples_profile_py313, PMT_PY_313, case_no_audit_tuples, "reftrace,profile")
 E2E_TEST_PY(coexist, no_audit_tuples_profile_py314, PMT_PY_314, case_no_audit_tuples, "reftrace,profile")
+
+/* ---- sys.monitoring tool ids (3.12+) -------------------------------------
+ * The agent holds a tool id of its own; a program that asks for any id gets
+ * it, counts what it counts without the agent, and the agent's logs go on
+ * (the 40 MB made at the end is in both), saying in a MSG line where it went:
+ * another free id ("each": the program takes the ids one at a time), or the
+ * legacy hooks ("all": the program holds all six). */
+
+/* The log's MSG line whose text starts with text, or NULL. */
+static const struct pmt_line *msg_starting(const struct pmt_log *log, const char *text)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (log->lines[i].kind == PMT_K_MSG && !strncmp(log->lines[i].text, text, strlen(text)))
+            return &log->lines[i];
+    return NULL;
+}
+
+static void case_monitoring_ids(const struct pmt_python *py, const void *arg)
+{
+    const char *how = arg;
+    const char *dir = pmt_tmpdir();
+    char *program = e2e_program("monitoring_ids.py");
+    const char *const *argv = PMT_LIST(py->path, program, how);
+    struct pmt_run_result base, r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir, .timeout_s = E2E_TIMEOUT}, &base);
+    cr_assert(base.exited && base.exit_code == 0, "without the agent: %s", pmt_run_describe(&base));
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,trace"),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, base.out, "the program's view of sys.monitoring changed");
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    int grow = pmt_marker_line(program, "MARK:grow");
+    const char *want = !strcmp(how, "each")
+                           ? "the program asked for sys.monitoring tool id 4, which the agent held: "
+                             "the agent now uses id 3"
+                           : "the program asked for sys.monitoring tool id 5, which the agent held, "
+                             "and no other is free: the agent now uses the legacy profile and trace hooks";
+    for (const char *m = "PT"; *m; m++) {
+        const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
+        e2e_check_log(f, NULL, -1);
+        cr_assert(msg_starting(f->log, want), "%s: no MSG line '%s'", f->path, want);
+        bool jump = false;
+        for (size_t i = 0; i < f->log->n && !jump; i++) {
+            const struct pmt_line *l = &f->log->lines[i];
+            jump = l->kind == PMT_K_NEXT && l->drss >= 40L << 20 && !strcmp(l->func, "grow") &&
+                   l->line == grow;
+        }
+        cr_assert(jump, "%s: the 40 MB made at line %d is not in the log", f->path, grow);
+    }
+}
+
+#define TESTS_312_UP(name, fn, arg)                                                                \
+    E2E_TEST_PY(coexist, name##_py312, PMT_PY_312, fn, arg)                                        \
+    E2E_TESTS_313_UP(coexist, name, fn, arg)
+
+TESTS_312_UP(monitoring_ids_each, case_monitoring_ids, "each")
+TESTS_312_UP(monitoring_ids_all, case_monitoring_ids, "all")
+
+/* ---- pdb, cProfile ---------------------------------------------------------- */
+
+/* pdb's session, fed on stdin, reads as without the agent (on 3.13: as with
+ * any profiler, see pdb_stop.py). */
+static void case_pdb(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    char *program = e2e_program("pdb_stop.py");
+    const char *input = "p x\nn\np x\nc\n";
+    struct pmt_run_result base, r;
+    bool hooked = strstr(modes, "profile") || strstr(modes, "trace");
+    const char *const *base_argv = py->minor == 13 && hooked
+                                       ? PMT_LIST(py->path, program, "profiled")
+                                       : PMT_LIST(py->path, program);
+    pmt_run(&(struct pmt_run_opts){.argv = base_argv, .cwd = dir, .stdin_text = input,
+                                   .timeout_s = E2E_TIMEOUT},
+            &base);
+    cr_assert(base.exited && base.exit_code == 0, "without the agent: %s", pmt_run_describe(&base));
+    cr_assert(strstr(base.out, "(Pdb) 41\n") && strstr(base.out, "result 42\n"), "pdb's session: %s",
+              base.out);
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program),
+                                   .cwd = dir,
+                                   .stdin_text = input,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                                   "PYMEMTRACE_QUIET=1"),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, base.out, "pdb's session differs with the agent");
+    cr_assert_str_eq(r.err, base.err);
+}
+
+E2E_TESTS_SUPPORTED(coexist, pdb_profile, case_pdb, "profile")
+E2E_TESTS_SUPPORTED(coexist, pdb_trace, case_pdb, "trace")
+E2E_TESTS_SUPPORTED(coexist, pdb_sample, case_pdb, "sample")
+
+/* python -m cProfile (3.12+: a sys.monitoring tool, id 2, beside the
+ * agent's): cProfile's report and the agent's log, with the 40 MB. */
+static void case_cprofile(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    char *program = e2e_program("cprofile_grow.py");
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, "-m", "cProfile", "-s", "ncalls", program),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "done\n") && strstr(r.out, "function calls"), "cProfile's report: %s", r.out);
+    cr_assert(strstr(r.out, "50    0.000    0.000    0.000    0.000 cprofile_grow.py:7(small)") ||
+                  strstr(r.out, "cprofile_grow.py:7(small)"),
+              "cProfile saw small(): %s", r.out);
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    int grow = pmt_marker_line(program, "MARK:grow");
+    for (const char *m = e2e_mode_letters(modes); *m; m++) {
+        const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
+        e2e_check_log(f, NULL, -1);
+        bool jump = false;
+        for (size_t i = 0; i < f->log->n && !jump; i++) {
+            const struct pmt_line *l = &f->log->lines[i];
+            jump = l->kind == PMT_K_NEXT && l->drss >= 40L << 20 && !strcmp(l->func, "grow") &&
+                   l->line == grow;
+        }
+        cr_assert(jump, "%s: the 40 MB made at line %d is not in the log", f->path, grow);
+    }
+}
+
+TESTS_312_UP(cprofile_profile, case_cprofile, "profile")
+TESTS_312_UP(cprofile_both, case_cprofile, "profile,trace")
+
+/* ---- the same events through sys.monitoring as through the legacy hooks ---
+ * events_mix.py at PYMEMTRACE_D_RSS_TRIGGER=0 (every event a line) under
+ * PYMEMTRACE_HOOKS=legacy and auto (3.12+: sys.monitoring): the same events,
+ * in the same order, with the same numbers, files, lines and functions. */
+
+static struct pmt_log *events_of(const struct pmt_python *py, const char *modes, const char *hooks,
+                                 char mode)
+{
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, e2e_program("events_mix.py")),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                                   "PYMEMTRACE_D_RSS_TRIGGER=0",
+                                                   pmt_strf("PYMEMTRACE_HOOKS=%s", hooks)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, mode);
+    e2e_check_log(f, NULL, 0);
+    return f->log;
+}
+
+static void case_same_events(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    for (const char *m = e2e_mode_letters(modes); *m; m++) {
+        const struct pmt_log *a = events_of(py, modes, "legacy", *m);
+        const struct pmt_log *b = events_of(py, modes, "auto", *m);
+        size_t i = 0, j = 0, n = 0;
+        for (;; i++, j++) {
+            while (i < a->n && !pmt_is_event(a->lines[i].kind))
+                i++;
+            while (j < b->n && !pmt_is_event(b->lines[j].kind))
+                j++;
+            if (i >= a->n || j >= b->n)
+                break;
+            const struct pmt_line *x = &a->lines[i], *y = &b->lines[j];
+            cr_assert(x->event == y->event && !strcmp(x->what, y->what) && !strcmp(x->file, y->file) &&
+                          x->line == y->line && !strcmp(x->func, y->func),
+                      "%s (legacy) and %s (sys.monitoring) differ at event %zu:\n%s\n%s", a->path, b->path,
+                      n, x->raw, y->raw);
+            n++;
+        }
+        cr_assert(i >= a->n && j >= b->n, "%s and %s: not as many events", a->path, b->path);
+        cr_assert(n > 5000, "%s: %zu events only", a->path, n);
+    }
+}
+
+TESTS_312_UP(same_events_profile, case_same_events, "profile")
+TESTS_312_UP(same_events_trace, case_same_events, "trace")
+
+/* ---- sys.getprofile(), sys.gettrace(), threading's --------------------------
+ * None, as without the agent, in the main thread and in a new one (3.8 sets
+ * threading's globals for new threads: not tested there). */
+static void case_hooks_seen(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    const char *const *argv = PMT_LIST(py->path, e2e_program("hooks_seen.py"));
+    struct pmt_run_result base, r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir, .timeout_s = E2E_TIMEOUT}, &base);
+    cr_assert(base.exited && base.exit_code == 0, "without the agent: %s", pmt_run_describe(&base));
+    cr_assert(strstr(base.out, "main None None\n"), "%s", base.out);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, base.out, "PYMEMTRACE=%s: the program sees the agent's hooks", modes);
+}
+
+#define TESTS_39_UP(name, fn, arg)                                                                 \
+    E2E_TEST_PY(coexist, name##_debian, PMT_PY_DEBIAN, fn, arg)                                    \
+    E2E_TEST_PY(coexist, name##_py39, PMT_PY_39, fn, arg)                                          \
+    E2E_TEST_PY(coexist, name##_py310, PMT_PY_310, fn, arg)                                        \
+    E2E_TEST_PY(coexist, name##_py311, PMT_PY_311, fn, arg)                                        \
+    TESTS_312_UP(name, fn, arg)
+
+TESTS_39_UP(hooks_seen_profile, case_hooks_seen, "profile")
+TESTS_39_UP(hooks_seen_trace, case_hooks_seen, "trace")
+TESTS_39_UP(hooks_seen_both, case_hooks_seen, "profile,trace")

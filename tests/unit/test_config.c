@@ -30,7 +30,8 @@
     "PYMEMTRACE, PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "          \
     "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "                   \
     "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "      \
-    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK"
+    "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK, "            \
+    "PYMEMTRACE_HOOKS"
 
 /* The whole message for a bad value, from literal pieces. */
 #define BAD(name, value, reason, accepted) \
@@ -709,6 +710,23 @@ Test(config_rss, values)
     parse_one_bad("profile", "PYMEMTRACE_RSS", "STATM", "not auto, statm or check", ACC_RSS);
 }
 
+#define ACC_HOOKS                                                                             \
+    "auto (sys.monitoring on Python 3.12+, else the profile and trace functions) or legacy (the " \
+    "profile and trace functions)"
+
+Test(config_hooks, values)
+{
+    struct pmt_config cfg = parse_one_ok("PYMEMTRACE_HOOKS", "legacy");
+    cr_assert_eq(cfg.hooks, PMT_HOOKS_LEGACY);
+    cfg_free(&cfg);
+    cfg = parse_one_ok("PYMEMTRACE_HOOKS", "auto");
+    cr_assert_eq(cfg.hooks, PMT_HOOKS_AUTO);
+    cfg_free(&cfg);
+    parse_one_bad("profile", "PYMEMTRACE_HOOKS", "", "empty", ACC_HOOKS);
+    parse_one_bad("profile", "PYMEMTRACE_HOOKS", "monitoring", "not auto or legacy", ACC_HOOKS);
+    parse_one_bad("trace", "PYMEMTRACE_HOOKS", "Legacy", "not auto or legacy", ACC_HOOKS);
+}
+
 Test(config_gc, good_values)
 {
     static const struct {
@@ -874,7 +892,8 @@ Test(config_unknown, known_list)
               "PYMEMTRACE_D_RSS_TRIGGER, PYMEMTRACE_LOG_DIR, PYMEMTRACE_LOG_FILE, "
               "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "
               "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "
-              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK)");
+              "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK, "
+              "PYMEMTRACE_HOOKS)");
     /* Too far from every known name to guess. */
     parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_HEAPSIZE=1"),
               "PYMEMTRACE_HEAPSIZE is not a pymemtrace setting (known: " KNOWN_LIST ")");
