@@ -303,7 +303,7 @@ static void lc_install(void)
     if (!logs || pmt.cfg.hooks == PMT_HOOKS_LEGACY || pmt.cfg.check ||
         pmt_monitor_start(logs, why, sizeof why) != 0) {
         LC_EACH_MODE(row)
-        if (logs & (1u << row->log))
+        if (row->log >= 0 && (logs & (1u << row->log)))
             pmt_threads_set_all(row, pmt_mode_hook(row));
     }
     pmt_threads_watch();

@@ -349,7 +349,11 @@ void sampler_finish(void)
     pthread_mutex_lock(&sm_lock);
     if (sm.state == SM_OPEN && sm.owner == getpid()) {
         sm_end_thread_locked();
-        if (!sm.stuck) {
+        /* A child about to exec that closed every descriptor first
+         * (subprocess's close_fds, between fork and exec): the log was
+         * closed by its owner, nothing to say. */
+        int closed = fcntl(sm.fd, F_GETFD) < 0 && errno == EBADF;
+        if (!sm.stuck && !closed) {
             sm_write_line(PMT_SAMPLE_MARK_STOP);
             close(sm.fd);
         }
