@@ -240,47 +240,20 @@ __attribute__((visibility("default"))) int shmdt(const void *addr)
  * (lifecycle.h). Python's os.exec* call execv, execve or fexecve; a host
  * may use the path-searching ones. The l-forms build an argument vector and
  * call execve inside libc, unseen: none of Python's uses them. */
-__attribute__((visibility("default"))) int execv(const char *path, char *const argv[])
-{
-    if (!EN_REAL(execv))
-        return errno = ENOSYS, -1;
-    pmt_before_exec();
-    return en_real_execv(path, argv);
-}
+#define EN_EXEC(name, params, args)                                                      \
+    __attribute__((visibility("default"))) int name params                               \
+    {                                                                                    \
+        if (!EN_REAL(name))                                                              \
+            return errno = ENOSYS, -1;                                                   \
+        pmt_before_exec();                                                               \
+        return en_real_##name args;                                                      \
+    }
 
-__attribute__((visibility("default"))) int execve(const char *path, char *const argv[],
-                                                  char *const envp[])
-{
-    if (!EN_REAL(execve))
-        return errno = ENOSYS, -1;
-    pmt_before_exec();
-    return en_real_execve(path, argv, envp);
-}
-
-__attribute__((visibility("default"))) int execvp(const char *file, char *const argv[])
-{
-    if (!EN_REAL(execvp))
-        return errno = ENOSYS, -1;
-    pmt_before_exec();
-    return en_real_execvp(file, argv);
-}
-
-__attribute__((visibility("default"))) int execvpe(const char *file, char *const argv[],
-                                                   char *const envp[])
-{
-    if (!EN_REAL(execvpe))
-        return errno = ENOSYS, -1;
-    pmt_before_exec();
-    return en_real_execvpe(file, argv, envp);
-}
-
-__attribute__((visibility("default"))) int fexecve(int fd, char *const argv[], char *const envp[])
-{
-    if (!EN_REAL(fexecve))
-        return errno = ENOSYS, -1;
-    pmt_before_exec();
-    return en_real_fexecve(fd, argv, envp);
-}
+EN_EXEC(execv, (const char *path, char *const argv[]), (path, argv))
+EN_EXEC(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))
+EN_EXEC(execvp, (const char *file, char *const argv[]), (file, argv))
+EN_EXEC(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
+EN_EXEC(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
 
 /* A new thread's stack and thread area are set up partly without page
  * faults this process's rings count (PYMEMTRACE_RSS=check showed a page,

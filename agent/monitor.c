@@ -201,38 +201,35 @@ static pmt_obj *mon_use_tool_id(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
     return mon_forward(MON_USE, args, kwargs);
 }
 
-/* free_tool_id and clear_tool_id of the agent's id: as of a free id, nothing. */
-static pmt_obj *mon_free_tool_id(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
+/* The agent's id looks free: get_tool says None for it, and free_tool_id
+ * and clear_tool_id of it do nothing, as of a free id. Others go to the
+ * original (which). */
+static pmt_obj *mon_as_free(int which, pmt_obj *args, pmt_obj *kwargs)
 {
-    (void)self;
     int id = mon_id_arg(args);
     if (id >= 0 && id == mon.id && !kwargs) {
         pmt.py.api.Py_IncRef(pmt.py.api.none);
         return pmt.py.api.none;
     }
-    return mon_forward(MON_FREE, args, kwargs);
+    return mon_forward(which, args, kwargs);
+}
+
+static pmt_obj *mon_free_tool_id(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
+{
+    (void)self;
+    return mon_as_free(MON_FREE, args, kwargs);
 }
 
 static pmt_obj *mon_clear_tool_id(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
 {
     (void)self;
-    int id = mon_id_arg(args);
-    if (id >= 0 && id == mon.id && !kwargs) {
-        pmt.py.api.Py_IncRef(pmt.py.api.none);
-        return pmt.py.api.none;
-    }
-    return mon_forward(MON_CLEAR, args, kwargs);
+    return mon_as_free(MON_CLEAR, args, kwargs);
 }
 
 static pmt_obj *mon_get_tool(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
 {
     (void)self;
-    int id = mon_id_arg(args);
-    if (id >= 0 && id == mon.id && !kwargs) {
-        pmt.py.api.Py_IncRef(pmt.py.api.none);
-        return pmt.py.api.none;
-    }
-    return mon_forward(MON_GET, args, kwargs);
+    return mon_as_free(MON_GET, args, kwargs);
 }
 
 static struct pmt_methoddef mon_defs[MON_NWRAP] = {

@@ -414,34 +414,34 @@ static enum cfg_result cfg_parse_native_stack(const char *value, struct pmt_conf
     return CFG_OK;
 }
 
+/* value, one of names (n of them), as its index into *out; else why it is
+ * not ("not " and the words). */
+static enum cfg_result cfg_pick_word(const char *value, const char *const *names, size_t n,
+                                     int *out, const char *not_one, struct cfg_buf *why)
+{
+    if (value[0] == '\0')
+        return cfg_bad(why, "empty");
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *out = (int)i;
+            return CFG_OK;
+        }
+    }
+    return cfg_bad(why, not_one);
+}
+
 static enum cfg_result cfg_parse_rss(const char *value, struct pmt_config *out,
                                      struct cfg_buf *why)
 {
     static const char *const names[] = {"auto", "statm", "check"};
-    if (value[0] == '\0')
-        return cfg_bad(why, "empty");
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(value, names[i]) == 0) {
-            out->rss_source = (int)i;
-            return CFG_OK;
-        }
-    }
-    return cfg_bad(why, "not auto, statm or check");
+    return cfg_pick_word(value, names, 3, &out->rss_source, "not auto, statm or check", why);
 }
 
 static enum cfg_result cfg_parse_hooks(const char *value, struct pmt_config *out,
                                        struct cfg_buf *why)
 {
     static const char *const names[] = {"auto", "legacy"};
-    if (value[0] == '\0')
-        return cfg_bad(why, "empty");
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(value, names[i]) == 0) {
-            out->hooks = (int)i;
-            return CFG_OK;
-        }
-    }
-    return cfg_bad(why, "not auto or legacy");
+    return cfg_pick_word(value, names, 2, &out->hooks, "not auto or legacy", why);
 }
 
 /* Seconds as digits with an optional fraction: "0.25", "2", "0010.5". No sign,

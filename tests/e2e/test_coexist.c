@@ -104,6 +104,18 @@ static const struct pmt_line *msg_starting(const struct pmt_log *log, const char
     return NULL;
 }
 
+/* A NEXT line of grow() at line grow with a jump of 40 MB or more. */
+static void check_grow_40mb(const struct pmt_logfile *f, int grow)
+{
+    bool jump = false;
+    for (size_t i = 0; i < f->log->n && !jump; i++) {
+        const struct pmt_line *l = &f->log->lines[i];
+        jump = l->kind == PMT_K_NEXT && l->drss >= 40L << 20 && !strcmp(l->func, "grow") &&
+               l->line == grow;
+    }
+    cr_assert(jump, "%s: the 40 MB made at line %d is not in the log", f->path, grow);
+}
+
 static void case_monitoring_ids(const struct pmt_python *py, const void *arg)
 {
     const char *how = arg;
@@ -132,13 +144,7 @@ static void case_monitoring_ids(const struct pmt_python *py, const void *arg)
         const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
         e2e_check_log(f, NULL, -1);
         cr_assert(msg_starting(f->log, want), "%s: no MSG line '%s'", f->path, want);
-        bool jump = false;
-        for (size_t i = 0; i < f->log->n && !jump; i++) {
-            const struct pmt_line *l = &f->log->lines[i];
-            jump = l->kind == PMT_K_NEXT && l->drss >= 40L << 20 && !strcmp(l->func, "grow") &&
-                   l->line == grow;
-        }
-        cr_assert(jump, "%s: the 40 MB made at line %d is not in the log", f->path, grow);
+        check_grow_40mb(f, grow);
     }
 }
 
@@ -210,13 +216,7 @@ static void case_cprofile(const struct pmt_python *py, const void *arg)
     for (const char *m = e2e_mode_letters(modes); *m; m++) {
         const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
         e2e_check_log(f, NULL, -1);
-        bool jump = false;
-        for (size_t i = 0; i < f->log->n && !jump; i++) {
-            const struct pmt_line *l = &f->log->lines[i];
-            jump = l->kind == PMT_K_NEXT && l->drss >= 40L << 20 && !strcmp(l->func, "grow") &&
-                   l->line == grow;
-        }
-        cr_assert(jump, "%s: the 40 MB made at line %d is not in the log", f->path, grow);
+        check_grow_40mb(f, grow);
     }
 }
 
