@@ -102,6 +102,7 @@ __attribute__((constructor)) static void en_init(void)
 {
     rss_clock_init();
     pmt_resolve_dlsym();
+    pmt_resolve_dlopen();
     en_resolve_forwards();
     const char *modes = getenv("PYMEMTRACE");
     if (!modes || !*modes || !pmt_real_dlsym) {

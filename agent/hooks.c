@@ -122,8 +122,24 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
     hk_record(log, &w, what);
 }
 
+unsigned pmt_hooks_chained[3];
+volatile unsigned char pmt_hooks_loaded;
+
+/* Until chain.c sets its own: nothing chained, a load to forget. */
+static int hk_no_next(int slot, pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
+{
+    (void)slot, (void)obj, (void)frame, (void)what, (void)arg;
+    pmt_hooks_loaded = 0;
+    return 0;
+}
+
+int (*pmt_hooks_next)(int slot, pmt_obj *obj, pmt_frame *frame, int what,
+                      pmt_obj *arg) = hk_no_next;
+
 /* The benchmark's floor (bench/): the same library, installed the same way,
- * with hooks that return at once: what CPython's hook machinery costs. */
+ * with hooks that return at once: what CPython's hook machinery costs.
+ * Either calls the program's own profile or trace function in turn, if it
+ * set one (hooks.h, chain.h). */
 #ifdef PMT_NOOP_HOOKS
 #define HK_ACTIVE 0
 #else
@@ -132,21 +148,23 @@ void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg)
 
 int pmt_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
 {
-    (void)obj;
     if (__builtin_expect(HK_ACTIVE, 1)) {
         struct hk_where w = hk_of_frame(frame, what, arg);
         hk_record(PMT_LOG_PROFILE, &w, what);
     }
+    if (__builtin_expect(pmt_hooks_chained[PMT_HOOK_PROFILE] | pmt_hooks_loaded, 0))
+        return pmt_hooks_next(PMT_HOOK_PROFILE, obj, frame, what, arg);
     return 0;
 }
 
 int pmt_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg)
 {
-    (void)obj;
     if (__builtin_expect(HK_ACTIVE, 1)) {
         struct hk_where w = hk_of_frame(frame, what, arg);
         hk_record(PMT_LOG_TRACE, &w, what);
     }
+    if (__builtin_expect(pmt_hooks_chained[PMT_HOOK_TRACE] | pmt_hooks_loaded, 0))
+        return pmt_hooks_next(PMT_HOOK_TRACE, obj, frame, what, arg);
     return 0;
 }
 

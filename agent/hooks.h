@@ -5,10 +5,23 @@
 
 #include "shim/shim.h"
 
+/* Which of CPython's two per-thread hook slots a mode's hook goes in. */
+enum pmt_hook_slot { PMT_HOOK_NONE, PMT_HOOK_PROFILE, PMT_HOOK_TRACE };
+
 int pmt_profile_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 int pmt_trace_hook(pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 /* One event into the log in slot log (a trampoline's first event). */
 void pmt_hooks_record(int log, pmt_frame *frame, int what, pmt_obj *arg);
+
+/* The program's own profile and trace functions behind the agent's (chain.h
+ * owns them): by slot (enum pmt_hook_slot), how many thread states have one;
+ * pmt_hooks_loaded, raised by the dlopen trampoline, says an object was
+ * loaded whose entries chain.c must look at. Either set, a hook ends with
+ * pmt_hooks_next, whose result it returns (until chain.c sets it, one that
+ * lowers pmt_hooks_loaded). */
+extern unsigned pmt_hooks_chained[3];
+extern volatile unsigned char pmt_hooks_loaded;
+extern int (*pmt_hooks_next)(int slot, pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg);
 
 /* Called now and then (one in PMT_HOOKS_LOOK_EVERY of the events that read
  * RSS or write a line) with the GIL held, when set (by the lifecycle): a

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/chain.h"
 #include "agent/function.h"
 #include "agent/hooks.h"
 #include "agent/logset.h"
@@ -302,9 +303,13 @@ static void lc_install(void)
     char why[160];
     if (!logs || pmt.cfg.hooks == PMT_HOOKS_LEGACY || pmt.cfg.check ||
         pmt_monitor_start(logs, why, sizeof why) != 0) {
+        pmt_chain_begin();
         LC_EACH_MODE(row)
         if (row->log >= 0 && (logs & (1u << row->log)))
-            pmt_threads_set_all(row, pmt_mode_hook(row));
+            pmt_chain_set_all(row, pmt_mode_hook(row));
+        pmt_chain_check();
+    } else {
+        pmt_chain_monitoring();
     }
     pmt_threads_watch();
     pmt_hooks_look = lc_look;
@@ -358,10 +363,11 @@ void pmt_finish(int python_usable)
     pmt_busy++;
     int monitored = pmt.monitoring;
     pmt_monitor_stop();
+    pmt_chain_stop();
     if (!monitored)
         LC_EACH_MODE(row)
         if (row->hook && LC_ON(row))
-            pmt_threads_set_all(row, NULL);
+            pmt_chain_set_all(row, NULL); /* the program's own functions stay */
     pmt_busy--;
 }
 

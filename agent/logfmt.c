@@ -352,11 +352,13 @@ size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fiel
     return n;
 }
 
-size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text)
+size_t fmt_note_line(char *buf, const char *prefix, uint64_t event, int64_t devent,
+                     uint64_t clock_us, const char *text)
 {
-    /* The event line's first three columns, then the text. */
+    /* The prefix, the event line's first three columns, then the text. */
     struct pmt_event_fields f = {.event = event, .devent = devent, .clock_us = clock_us};
-    size_t n = fmt_lit(buf, "MSG:  ");
+    size_t n = fmt_lit(buf, prefix);
+    n += fmt_lit(buf + n, ":  ");
     for (int c = EV_EVENT; c <= EV_CLOCK; c++)
         n += fmt_event_cell(buf + n, c, &f);
     n += fmt_lit(buf + n, " # ");
@@ -365,6 +367,11 @@ size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us
     n += t;
     buf[n++] = '\n';
     return n;
+}
+
+size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text)
+{
+    return fmt_note_line(buf, "MSG", event, devent, clock_us, text);
 }
 
 /* ---- reference tracing lines ----------------------------------------------- */

@@ -43,6 +43,9 @@ size_t fmt_header(char *buf);
 size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fields *f);
 /* "MSG:  %-12zu +%-6ld %-12.6f # <text>\n" */
 size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text);
+/* The same with another prefix of three letters: ERR (what the log misses). */
+size_t fmt_note_line(char *buf, const char *prefix, uint64_t event, int64_t devent,
+                     uint64_t clock_us, const char *text);
 
 /* One reference tracing event as it is written (docs/LOGS.md, reference tracing
  * logs): " %12.6f %16p %16ld %-32s %-80s %4d %-40s %16zd %16ld" after the

@@ -24,12 +24,22 @@ void pmt_logs_info_for_thread(uint32_t tid)
     pmt_logs_set_info(ls_rss_source, tid);
 }
 
-void pmt_logs_msg(struct pmt_log *lg, const char *text)
+static void ls_note(struct pmt_log *lg, const char *prefix, const char *text)
 {
     if (lg->ref)
-        tracelog_ref_msg(lg, "MSG", pmt_clock_us(), text);
+        tracelog_ref_msg(lg, prefix, pmt_clock_us(), text);
     else
-        tracelog_msg(lg, pmt_clock_us(), text);
+        tracelog_note(lg, prefix, pmt_clock_us(), text);
+}
+
+void pmt_logs_msg(struct pmt_log *lg, const char *text)
+{
+    ls_note(lg, "MSG", text);
+}
+
+void pmt_logs_err(struct pmt_log *lg, const char *text)
+{
+    ls_note(lg, "ERR", text);
 }
 
 int pmt_logs_reopen(struct pmt_log *lg)

@@ -16,8 +16,10 @@ void pmt_logs_set_info(const char *rss_source, uint32_t tid);
 /* The same with the RSS source already set, naming another thread. */
 void pmt_logs_info_for_thread(uint32_t tid);
 
-/* A MSG line at the current event (event log) or time (reference log). */
+/* A MSG line at the current event (event log) or time (reference log);
+ * an ERR line: something the log misses. */
 void pmt_logs_msg(struct pmt_log *lg, const char *text);
+void pmt_logs_err(struct pmt_log *lg, const char *text);
 
 /* A forked child's first event opens all its logs, in the parent's order,
  * so that their numbers do not depend on which hook fires first; each keeps

@@ -13,12 +13,11 @@
 #include <stddef.h>
 
 #include "agent/agent.h" /* the log slots */
+#include "agent/hooks.h"  /* the hook slots */
 #include "agent/tracelog.h"
 #include "config/config.h"
 #include "shim/shim.h"
 
-/* Which of CPython's two per-thread hook slots a mode's hook goes in. */
-enum pmt_hook_slot { PMT_HOOK_NONE, PMT_HOOK_PROFILE, PMT_HOOK_TRACE };
 
 struct pmt_mode_row {
     struct pmt_log_kind kind;  /* name (PYMEMTRACE's word), log letter, line kind */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/chain.h"
 #include "agent/hooks.h"
 #include "agent/logset.h"
 #include "agent/modes.h"
@@ -128,12 +129,14 @@ static void mon_say(const char *text)
 /* The legacy hooks on every thread, as without sys.monitoring. */
 static void mon_to_legacy(void)
 {
+    pmt_chain_begin();
     for (size_t i = 0; i < pmt_nmodes; i++) {
         const struct pmt_mode_row *row = &pmt_modes[i];
         pmt_tracefunc hook = pmt_mode_hook(row);
         if (hook && row->log >= 0 && (pmt_mon.logs & (1u << row->log)))
-            pmt_threads_set_all(row, hook);
+            pmt_chain_set_all(row, hook);
     }
+    pmt_chain_check();
     pmt_threads_watch();
 }
 

@@ -22,6 +22,20 @@ PMT_EARLY void pmt_resolve_dlsym(void)
     pmt_real_dlsym = p;
 }
 
+__attribute__((visibility("hidden"))) void *pmt_real_dlopen;
+
+PMT_EARLY void pmt_resolve_dlopen(void)
+{
+    if (pmt_real_dlopen)
+        return;
+    void *p = fw_next("dlopen");
+    if (!p)
+        p = dlvsym(RTLD_NEXT, "dlopen", "GLIBC_2.34");
+    if (!p)
+        p = dlvsym(RTLD_NEXT, "dlopen", "GLIBC_2.2.5");
+    pmt_real_dlopen = p;
+}
+
 PMT_EARLY void *pmt_dlsym(void *handle, const char *name)
 {
     if (!pmt_real_dlsym)

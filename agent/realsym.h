@@ -15,6 +15,11 @@ extern void *pmt_real_dlsym;
 /* Finds libc's dlsym (idempotent; safe before any constructor). */
 PMT_EARLY void pmt_resolve_dlsym(void);
 
+/* libc's dlopen, for the dlopen trampoline (pmt_resolve_dlopen finds it;
+ * safe before any constructor). */
+extern void *pmt_real_dlopen;
+PMT_EARLY void pmt_resolve_dlopen(void);
+
 /* handle's definition of name through libc's dlsym (NULL until resolved). */
 PMT_EARLY void *pmt_dlsym(void *handle, const char *name);
 

@@ -55,6 +55,27 @@ void pmt_threads_set_current(const struct pmt_mode_row *row, pmt_tracefunc f)
         pmt.py.api.PyEval_SetTrace(f, NULL);
 }
 
+void pmt_threads_set_on(const struct pmt_mode_row *row, pmt_tstate *ts, pmt_tracefunc f)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_tstate *self = api->PyThreadState_Get();
+    int (*one)(pmt_tstate *, pmt_tracefunc, pmt_obj *) = th_setter(row);
+    if (row->slot == PMT_HOOK_NONE)
+        return;
+    if (ts == self) {
+        pmt_threads_set_current(row, f);
+    } else if (th_set_quietly(row, ts, f) != -1) {
+        return;
+    } else if (one) {
+        if (one(ts, f, NULL) < 0)
+            api->PyErr_Clear();
+    } else {
+        api->PyThreadState_Swap(ts);
+        pmt_threads_set_current(row, f);
+        api->PyThreadState_Swap(self);
+    }
+}
+
 /* Every thread that exists now. 3.12+ has an API for it; 3.9-3.11 export
  * _PyEval_SetProfile/_PyEval_SetTrace(tstate, ...); 3.8 has neither, so the
  * current thread state is swapped to each thread in turn (the GIL is held
@@ -71,25 +92,10 @@ void pmt_threads_set_all(const struct pmt_mode_row *row, pmt_tracefunc f)
         all(f, NULL);
         return;
     }
-    int (*one)(pmt_tstate *, pmt_tracefunc, pmt_obj *) =
-        profile ? api->_PyEval_SetProfile : api->_PyEval_SetTrace;
-    pmt_tstate *self = api->PyThreadState_Get();
     pmt_interp *interp = api->PyInterpreterState_Main();
     for (pmt_tstate *ts = api->PyInterpreterState_ThreadHead(interp); ts;
-         ts = api->PyThreadState_Next(ts)) {
-        if (ts == self) {
-            pmt_threads_set_current(row, f);
-        } else if (th_set_quietly(row, ts, f) != -1) {
-            continue;
-        } else if (one) {
-            if (one(ts, f, NULL) < 0)
-                api->PyErr_Clear();
-        } else {
-            api->PyThreadState_Swap(ts);
-            pmt_threads_set_current(row, f);
-            api->PyThreadState_Swap(self);
-        }
-    }
+         ts = api->PyThreadState_Next(ts))
+        pmt_threads_set_on(row, ts, f);
 }
 
 /* ---- threads started later ------------------------------------------------
@@ -142,8 +148,7 @@ static int th_what_of(pmt_obj *name)
     return PMT_WHAT_CALL;
 }
 
-/* The mode whose hook goes in slot (the first, as the table orders them). */
-static const struct pmt_mode_row *th_row_of_slot(enum pmt_hook_slot slot)
+const struct pmt_mode_row *pmt_threads_row_of_slot(enum pmt_hook_slot slot)
 {
     for (size_t i = 0; i < pmt_nmodes; i++)
         if (pmt_modes[i].slot == slot && (pmt.cfg.modes & pmt_modes[i].bit))
@@ -153,7 +158,7 @@ static const struct pmt_mode_row *th_row_of_slot(enum pmt_hook_slot slot)
 
 static pmt_obj *th_first_event(enum pmt_hook_slot slot, pmt_obj *args)
 {
-    const struct pmt_mode_row *row = th_row_of_slot(slot);
+    const struct pmt_mode_row *row = pmt_threads_row_of_slot(slot);
     if (!pmt_busy && row) {
         pmt_threads_set_current(row, pmt_mode_hook(row));
         if (pmt.active && !pmt_log_failed) {
@@ -189,12 +194,26 @@ static struct pmt_methoddef th_defs[] = {
                         NULL},
 };
 
+/* PyCFunctionObject.m_ml */
+#define TH_CF_ML 16
+
+int pmt_threads_own(pmt_obj *o)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    if (!o || shim_type_of(o) != api->cfunction_type)
+        return 0;
+    const void *ml = *(const void *const *)((const char *)o + TH_CF_ML);
+    return ml == &th_defs[PMT_HOOK_PROFILE] || ml == &th_defs[PMT_HOOK_TRACE];
+}
+
 /* Whether a row has a hook to give new threads. */
 static int th_hooked(const struct pmt_mode_row *row)
 {
     return row->slot != PMT_HOOK_NONE && row->log >= 0 &&
            pmt.logs[row->log].state == PMT_LOG_OPEN && !pmt.cfg.function && !pmt.monitoring;
 }
+
+void (*pmt_threads_new_tstate)(pmt_tstate *ts);
 
 /* Thread states up to this id have the hooks (or were there at install). */
 static uint64_t th_tstates_seen;
@@ -216,6 +235,8 @@ static void th_hook_new_tstates(void)
         fresh[n++] = ts;
     }
     while (n-- > 0) {
+        if (pmt_threads_new_tstate)
+            pmt_threads_new_tstate(fresh[n]);
         for (size_t i = 0; i < pmt_nmodes; i++) {
             const struct pmt_mode_row *row = &pmt_modes[i];
             int (*set)(pmt_tstate *, pmt_tracefunc, pmt_obj *) = th_setter(row);

@@ -13,6 +13,18 @@
  * takes the hook out). */
 void pmt_threads_set_current(const struct pmt_mode_row *row, pmt_tracefunc f);
 void pmt_threads_set_all(const struct pmt_mode_row *row, pmt_tracefunc f);
+/* row's slot on thread state ts, whichever thread it is. */
+void pmt_threads_set_on(const struct pmt_mode_row *row, pmt_tstate *ts, pmt_tracefunc f);
+/* The mode whose hook goes in slot (the first on, as the table orders
+ * them), or NULL. */
+const struct pmt_mode_row *pmt_threads_row_of_slot(enum pmt_hook_slot slot);
+
+/* Told of each thread state new since the last look, before it gets its
+ * hooks, when set (chain.c: its address may be a freed one's). */
+extern void (*pmt_threads_new_tstate)(pmt_tstate *ts);
+
+/* Whether o is one of the functions the agent puts in threading's hooks. */
+int pmt_threads_own(pmt_obj *o);
 
 /* At install, after set_all: the threads that exist now have the hooks;
  * later ones get them as they come. */

@@ -91,12 +91,18 @@ static void tl_raw(struct pmt_log *lg, const char *s, size_t n)
     lg->sink.len += n + 1;
 }
 
-static void tl_msg(struct pmt_log *lg, uint64_t event, int64_t devent, uint64_t clock_us,
-                   const char *text)
+static void tl_note(struct pmt_log *lg, const char *prefix, uint64_t event, int64_t devent,
+                    uint64_t clock_us, const char *text)
 {
     char *p = tl_reserve(lg);
     if (p)
-        lg->sink.len += fmt_msg_line(p, event, devent, clock_us, text);
+        lg->sink.len += fmt_note_line(p, prefix, event, devent, clock_us, text);
+}
+
+static void tl_msg(struct pmt_log *lg, uint64_t event, int64_t devent, uint64_t clock_us,
+                   const char *text)
+{
+    tl_note(lg, "MSG", event, devent, clock_us, text);
 }
 
 static void tl_line(struct pmt_log *lg, const char *prefix, const struct pmt_event *ev)
@@ -334,12 +340,17 @@ void tracelog_ref_line(struct pmt_log *lg, const char *prefix, const struct pmt_
         tracelog_flush(lg);
 }
 
-void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text)
+void tracelog_note(struct pmt_log *lg, const char *prefix, uint64_t clock_us, const char *text)
 {
     if (lg->state != PMT_LOG_OPEN)
         return;
     uint64_t n = lg->have_first ? lg->prev.n : 0;
-    tl_msg(lg, n, (int64_t)(n - lg->logged.n), clock_us, text);
+    tl_note(lg, prefix, n, (int64_t)(n - lg->logged.n), clock_us, text);
+}
+
+void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text)
+{
+    tracelog_note(lg, "MSG", clock_us, text);
 }
 
 void tracelog_close(struct pmt_log *lg)

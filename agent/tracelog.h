@@ -142,8 +142,9 @@ void tracelog_ref_line(struct pmt_log *lg, const char *prefix, const struct pmt_
                        uint32_t thread);
 void tracelog_ref_msg(struct pmt_log *lg, const char *prefix, uint64_t clock_us, const char *text);
 
-/* Writes a MSG: line at the current event. */
+/* Writes a MSG: line at the current event; a line of another prefix (ERR). */
 void tracelog_msg(struct pmt_log *lg, uint64_t clock_us, const char *text);
+void tracelog_note(struct pmt_log *lg, const char *prefix, uint64_t clock_us, const char *text);
 
 /* Writes LAST: (if any event was seen) and EOF, flushes and closes. */
 void tracelog_close(struct pmt_log *lg);

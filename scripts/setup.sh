@@ -6,8 +6,11 @@
 # and an existing build folder is reconfigured rather than set up again.
 set -euo pipefail
 
+# The python3-* for the tests that run pytest --cov beside the agent (on
+# pyenv's interpreters too: their pure-Python parts).
 packages=(meson ninja-build pkg-config gcc libcriterion-dev libunwind-dev python3
-    libpython3.11-testsuite valgrind clang libclang-rt-14-dev)
+    libpython3.11-testsuite valgrind clang libclang-rt-14-dev python3-pytest python3-pytest-cov
+    python3-coverage python3-exceptiongroup python3-tomli)
 
 say() { printf 'setup.sh: %s\n' "$*"; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }

@@ -30,7 +30,7 @@ dir=${PMT_SID_CHROOT:-/var/cache/pymemtrace/sid}
 packages=(python3.14 python3.15 libpython3.14 libpython3.15 python3.14-dev python3.15-dev
     python3.14-dbg python3.15-dbg python3.13 libpython3.13 libpython3.13-testsuite
     libpython3.14-testsuite libpython3.15-testsuite python3 gcc meson ninja-build pkg-config
-    libcriterion-dev libunwind-dev git procps)
+    libcriterion-dev libunwind-dev git procps python3-pytest python3-pytest-cov python3-coverage)
 stamp="$dir/.pymemtrace-ready"
 
 say() { printf 'sid-chroot: %s\n' "$*" >&2; }

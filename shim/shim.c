@@ -10,19 +10,19 @@
  * frame object into the interpreter frame; 3.12 moved it to offset 0 there. */
 static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
 #define SHIM_NO_FRAMES .tstate_frame = -1, .iframe_previous = -1, .iframe_instr = -1
-    {8, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
+    {8, {.tstate_hooks = 56, .frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
          .lasti_scale = 1, .co_filename = 104, .co_name = 112,
          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAME_ONLY,
          .eval_globals = 48, .eval_owner = -1}},
-    {9, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
+    {9, {.tstate_hooks = 56, .frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 104,
          .lasti_scale = 1, .co_filename = 104, .co_name = 112,
          .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAMEOBJ,
          .eval_globals = 48, .eval_owner = -1}},
-    {10, {.frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 96,
+    {10, {.tstate_hooks = 56, .frame_code = 32, .frame_iframe = -1, .iframe_code = -1, .frame_lasti = 96,
           .lasti_scale = 2, .co_filename = 104, .co_name = 112,
           .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_FRAMEOBJ,
           .eval_globals = 48, .eval_owner = -1}},
-    {11, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 32, .frame_lasti = -1,
+    {11, {.tstate_hooks = 64, .frame_code = -1, .frame_iframe = 24, .iframe_code = 32, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_NONE, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
           .eval_globals = 8, .eval_owner = 69}},
@@ -30,7 +30,7 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
      * PyOS_AfterFork_Parent(); 3.13 swapped the last two. Measured: a thread
      * started from an os.register_at_fork(after_in_parent=...) callback
      * makes 3.13 warn and not 3.12. */
-    {12, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
+    {12, {.tstate_hooks = 64, .frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_FIRST, SHIM_NO_FRAMES, .eval_kind = PMT_EVAL_IFRAME,
           .eval_globals = 24, .eval_owner = 70,
@@ -43,18 +43,18 @@ static const struct { int minor; struct pmt_layout layout; } shim_layouts[] = {
      * PyFrameObject.f_frame (24), _PyInterpreterFrame.f_globals (24), the
      * owner values (3.13: CSTACK 3; 3.14: INTERPRETER 3, CSTACK 4; 3.15:
      * INTERPRETER 3, so from 3 up on all three), how os.fork warns. */
-    {13, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
+    {13, {.tstate_hooks = 80, .frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
           .iframe_instr = 56, .iframe_owner = 70, .owner_not_python = 3,
           .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 70,
           .watch_calls = 1}},
-    {14, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
+    {14, {.tstate_hooks = 80, .frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
           .iframe_instr = 56, .iframe_owner = 74, .owner_not_python = 3,
           .eval_kind = PMT_EVAL_IFRAME, .eval_globals = 24, .eval_owner = 74}},
-    {15, {.frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
+    {15, {.tstate_hooks = 104, .frame_code = -1, .frame_iframe = 24, .iframe_code = 0, .frame_lasti = -1,
           .lasti_scale = 1, .co_filename = 112, .co_name = 120,
           .fork_count = PMT_FORK_COUNT_LATE, .tstate_frame = 72, .iframe_previous = 8,
           .iframe_instr = 56, .iframe_owner = 74, .owner_not_python = 3,

@@ -146,6 +146,9 @@ struct pmt_builtin_types {
 
 /* Where the hot path finds a frame's code object and last instruction. */
 struct pmt_layout {
+    /* PyThreadState.c_profilefunc; c_tracefunc, c_profileobj and c_traceobj
+     * follow it on every version (chain.c checks it at run time). */
+    int tstate_hooks;
     int frame_code;    /* PyFrameObject.f_code (3.8-3.10), or -1 */
     int frame_iframe;  /* PyFrameObject.f_frame (3.11+), or -1 */
     int iframe_code;   /* _PyInterpreterFrame.f_code / f_executable (3.11+) */

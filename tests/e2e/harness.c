@@ -674,6 +674,7 @@ static const char *kind_prefix(enum pmt_kind k)
     case PMT_K_PREV: return "PREV";
     case PMT_K_LAST: return "LAST";
     case PMT_K_MSG: return "MSG";
+    case PMT_K_ERR: return "ERR";
     case PMT_K_HDR: return "HDR";
     case PMT_K_SOF: return "SOF";
     case PMT_K_EOF: return "EOF";
@@ -739,6 +740,8 @@ static const char *parse_msg(struct pmt_line *l)
     size_t cap = strlen(l->raw) + 64;
     char *buf = malloc(cap);
     pmt_fmt_msg(buf, cap, l->event, l->devent, l->clock, l->text);
+    if (l->kind == PMT_K_ERR)
+        memcpy(buf, "ERR", 3);
     const char *err = strcmp(buf, l->raw) ? mismatch(l->raw, buf) : NULL;
     free(buf);
     return err;
@@ -880,7 +883,7 @@ static void classify(struct pmt_line *l, bool first)
     static const struct {
         const char *prefix;
         enum pmt_kind kind;
-    } kinds[] = {{"HDR: ", PMT_K_HDR},   {"MSG: ", PMT_K_MSG},   {"FRST: ", PMT_K_FRST},
+    } kinds[] = {{"HDR: ", PMT_K_HDR},   {"MSG: ", PMT_K_MSG},   {"ERR: ", PMT_K_ERR},   {"FRST: ", PMT_K_FRST},
                  {"NEXT: ", PMT_K_NEXT}, {"PREV: ", PMT_K_PREV}, {"LAST: ", PMT_K_LAST},
                  {"NAT:  ", PMT_K_NAT}};
     l->kind = PMT_K_OTHER;
@@ -898,7 +901,7 @@ static void classify(struct pmt_line *l, bool first)
         char hdr[512];
         pmt_fmt_hdr(hdr, sizeof hdr);
         l->perr = strcmp(l->raw, hdr) ? mismatch(l->raw, hdr) : NULL;
-    } else if (l->kind == PMT_K_MSG) {
+    } else if (l->kind == PMT_K_MSG || l->kind == PMT_K_ERR) {
         l->perr = parse_msg(l);
     } else if (pmt_is_event(l->kind)) {
         l->perr = parse_event(l);
@@ -977,7 +980,7 @@ char *pmt_log_validate(const struct pmt_log *log, const char *message)
     bool frst = false;
     for (; i < log->n; i++) {
         const struct pmt_line *l = &log->lines[i];
-        if (l->kind == PMT_K_MSG || pmt_is_event(l->kind)) {
+        if (l->kind == PMT_K_MSG || l->kind == PMT_K_ERR || pmt_is_event(l->kind)) {
             if (l->perr)
                 return line_err(log, l, "%s line: %s", kind_prefix(l->kind), l->perr);
         } else if (l->kind == PMT_K_NAT) {

@@ -134,6 +134,7 @@ void pmt_fini(void);
 
 enum pmt_kind {
     PMT_K_MESSAGE, PMT_K_SOF, PMT_K_HDR, PMT_K_MSG,
+    PMT_K_ERR,   /* as a MSG line: something the log misses */
     PMT_K_FRST, PMT_K_NEXT, PMT_K_PREV, PMT_K_LAST, PMT_K_EOF,
     PMT_K_NAT,   /* a NEXT line's native stack (PYMEMTRACE_NATIVE_STACK) */
     PMT_K_OTHER
@@ -155,7 +156,7 @@ struct pmt_line {
     char *func;
     size_t rss;
     long drss;
-    /* MSG lines: the text after " # " */
+    /* MSG and ERR lines: the text after " # " */
     char *text;
 };
 

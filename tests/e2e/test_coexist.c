@@ -9,7 +9,13 @@
  * own audit hook is gone: a reference trace of tuples shows none made by the
  * audited operations (CPython builds their argument tuple only while some
  * hook exists). */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "checks.h"
 
@@ -220,8 +226,324 @@ static void case_cprofile(const struct pmt_python *py, const void *arg)
     }
 }
 
-TESTS_312_UP(cprofile_profile, case_cprofile, "profile")
-TESTS_312_UP(cprofile_both, case_cprofile, "profile,trace")
+E2E_TESTS_SUPPORTED(coexist, cprofile_profile, case_cprofile, "profile")
+E2E_TESTS_SUPPORTED(coexist, cprofile_both, case_cprofile, "profile,trace")
+
+/* ---- the program's own profile and trace functions ----------------------------
+ * own_hooks.py sets its own (one, the other, both, one replaced by another,
+ * threading's for a thread) and removes them, printing the events they saw:
+ * the same output as without the agent, and the 40 MB it makes afterwards in
+ * the log, with no ERR line (3.8-3.11 and the legacy hooks: the agent calls
+ * the program's function in turn; 3.12+: sys.monitoring beside them). */
+
+static bool log_has_err(const struct pmt_log *log)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (log->lines[i].kind == PMT_K_ERR)
+            return true;
+    return false;
+}
+
+static void case_own_hooks(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *hooks = "PYMEMTRACE_HOOKS=auto";
+    if (!strncmp(modes, "legacy:", 7)) {
+        hooks = "PYMEMTRACE_HOOKS=legacy";
+        modes += 7;
+    }
+    const char *dir = pmt_tmpdir();
+    char *program = e2e_program("own_hooks.py");
+    struct pmt_run_result base, r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program), .cwd = dir,
+                                   .timeout_s = E2E_TIMEOUT},
+            &base);
+    cr_assert(base.exited && base.exit_code == 0, "without the agent: %s", pmt_run_describe(&base));
+    cr_assert(strstr(base.out, "gettrace None getprofile None\n") && strstr(base.out, "trace line "),
+              "own_hooks.py: %s", base.out);
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                                   hooks),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, base.out, "the program's own functions saw other events with the agent");
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    int grow = pmt_marker_line(program, "MARK:grow");
+    for (const char *m = e2e_mode_letters(modes); *m; m++) {
+        const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
+        e2e_check_log(f, NULL, -1);
+        check_grow_40mb(f, grow);
+        cr_assert(!log_has_err(f->log), "%s: an ERR line", f->path);
+    }
+}
+
+E2E_TESTS_SUPPORTED(coexist, own_hooks_profile, case_own_hooks, "profile")
+E2E_TESTS_SUPPORTED(coexist, own_hooks_trace, case_own_hooks, "trace")
+E2E_TESTS_SUPPORTED(coexist, own_hooks_both, case_own_hooks, "profile,trace")
+TESTS_312_UP(own_hooks_legacy, case_own_hooks, "legacy:profile,trace")
+
+/* More threads with a function of their own than the agent calls in turn
+ * (64): one ERR line for each thread beyond, one stderr line, a MSG line when
+ * each removes its own; their functions see what they see without the
+ * agent; the 40 MB made afterwards is logged. */
+static size_t count_lines(const struct pmt_log *log, enum pmt_kind kind, const char *start)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < log->n; i++)
+        n += log->lines[i].kind == kind && log->lines[i].text &&
+             !strncmp(log->lines[i].text, start, strlen(start));
+    return n;
+}
+
+static void case_own_hooks_many(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    char *program = e2e_program("own_hooks_many.py");
+    struct pmt_run_result base, r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program), .cwd = dir,
+                                   .timeout_s = E2E_TIMEOUT},
+            &base);
+    cr_assert(base.exited && base.exit_code == 0, "without the agent: %s", pmt_run_describe(&base));
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=trace",
+                                                   "PYMEMTRACE_HOOKS=legacy", "PYMEMTRACE_QUIET=1"),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, base.out, "the threads' own functions saw other events with the agent");
+    const char *err = "the program set its own trace function, which the agent cannot call in turn "
+                      "(more than 64 threads have one): no events of that thread until the program "
+                      "removes it";
+    cr_assert_str_eq(r.err, pmt_strf("pymemtrace: trace: %s\n", err));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, 'T');
+    e2e_check_log(f, NULL, -1);
+    cr_assert_eq(count_lines(f->log, PMT_K_ERR, err), 6, "%s: ERR lines", f->path);
+    cr_assert_eq(count_lines(f->log, PMT_K_MSG, "the program removed its own trace function: that "
+                                                "thread's events are logged again"),
+                 6, "%s: MSG lines", f->path);
+    check_grow_40mb(f, pmt_marker_line(program, "MARK:grow"));
+}
+
+E2E_TESTS_SUPPORTED(coexist, own_hooks_many, case_own_hooks_many, NULL)
+
+/* ---- tracemalloc and faulthandler -------------------------------------------
+ * tracemalloc's numbers (traced, peak, top lines) are those without the
+ * agent: the agent allocates nothing the program's tracemalloc sees. Where
+ * CPython's own hook machinery allocates for any profile or trace function
+ * (3.11: a frame object per traced frame; 3.12+: per-code monitoring data),
+ * profile and trace are compared with the floor instead, the same library
+ * with hooks that do nothing (bench/): what differs is CPython's, as under
+ * cProfile. */
+
+static void case_tracemalloc(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    const char *const *argv = PMT_LIST(py->path, e2e_program("tracemalloc_same.py"));
+    bool hooked = strstr(modes, "profile") || strstr(modes, "trace");
+    struct pmt_run_result base, r;
+    const char *floor = pmt_strf("LD_PRELOAD=%s%s%s/libpymemtrace-noop.so", e2e_preload_first(),
+                                 *e2e_preload_first() ? " " : "", pmt_env("PMT_BUILD_ROOT"));
+    bool to_floor = hooked && (py->major > 3 || py->minor >= 11);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = to_floor ? PMT_LIST(floor, pmt_strf("PYMEMTRACE=%s", modes))
+                                                   : NULL,
+                                   .timeout_s = E2E_TIMEOUT},
+            &base);
+    cr_assert(base.exited && base.exit_code == 0, "%s: %s", to_floor ? "the floor" : "without the agent",
+              pmt_run_describe(&base));
+    cr_assert(strstr(base.out, "traced "), "%s", base.out);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, base.out, "tracemalloc's numbers differ from %s",
+                     to_floor ? "the floor's" : "those without the agent");
+}
+
+E2E_TESTS_SUPPORTED(coexist, tracemalloc_profile, case_tracemalloc, "profile")
+E2E_TESTS_SUPPORTED(coexist, tracemalloc_trace, case_tracemalloc, "trace")
+E2E_TESTS_SUPPORTED(coexist, tracemalloc_sample, case_tracemalloc, "sample")
+E2E_TESTS_SUPPORTED(coexist, tracemalloc_reftrace, case_tracemalloc, "reftrace")
+
+/* faulthandler's tracebacks (one dumped, then a crash's) read as without the
+ * agent, with thread ids masked, and the crash ends the process by SIGSEGV
+ * as without it. Only the Python part is compared: 3.14 adds the C stack. */
+static char *faulthandler_text(const char *err)
+{
+    size_t cap = strlen(err) + 1, n = 0;
+    char *out = calloc(1, cap);
+    for (const char *p = err; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (!strncmp(p, "  File ", 7) || !strncmp(p, "Stack (", 7) || !strncmp(p, "Fatal Python", 12) ||
+            !strncmp(p, "Current thread", 14)) {
+            for (size_t i = 0; i < len; i++) {
+                if (p[i] == '0' && p[i + 1] == 'x') { /* a thread id */
+                    out[n++] = '#';
+                    for (i += 2; i < len && strchr("0123456789abcdef", p[i]); i++)
+                        ;
+                    i--;
+                    continue;
+                }
+                out[n++] = p[i];
+            }
+            out[n++] = '\n';
+        }
+        p += len + (e != NULL);
+    }
+    return out;
+}
+
+static void case_faulthandler(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *dir = pmt_tmpdir();
+    const char *const *argv = PMT_LIST(py->path, e2e_program("faulthandler_same.py"), "crash");
+    struct pmt_run_result base, r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir, .timeout_s = E2E_TIMEOUT}, &base);
+    cr_assert(base.signaled && base.signal == SIGSEGV, "without the agent: %s", pmt_run_describe(&base));
+    char *want = faulthandler_text(base.err);
+    cr_assert(strstr(want, "in inner\n") && strstr(want, "in crash\n"), "%s", base.err);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                                   "PYMEMTRACE_QUIET=1"),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.signaled && r.signal == SIGSEGV, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(faulthandler_text(r.err), want, "faulthandler's output differs with the agent");
+}
+
+E2E_TESTS_SUPPORTED(coexist, faulthandler_profile, case_faulthandler, "profile")
+E2E_TESTS_SUPPORTED(coexist, faulthandler_trace, case_faulthandler, "trace")
+E2E_TESTS_SUPPORTED(coexist, faulthandler_sample, case_faulthandler, "sample")
+E2E_TESTS_SUPPORTED(coexist, faulthandler_reftrace, case_faulthandler, "reftrace")
+
+/* ---- pytest --cov ------------------------------------------------------------
+ * coverage's tracer (its C tracer where built for the interpreter: Debian's
+ * python3 and sid's; else its Python one; on 3.12+ coverage 7 may use
+ * sys.monitoring) beside the agent: coverage's report is the one without
+ * the agent, and the 60 MB of the test is in the log. pytest, pytest-cov
+ * and coverage come from Debian: a system interpreter has them in its
+ * dist-packages; pyenv's get Debian's pure-Python packages on PYTHONPATH
+ * (coverage then runs its Python tracer). */
+
+static const char *const pytest_packages[] = {
+    "_pytest", "pytest", "pluggy", "iniconfig", "packaging", "py", "attr", "attrs",
+    "exceptiongroup", "tomli", "coverage", "pytest_cov", NULL};
+
+/* Whether a dist-packages entry is one of theirs: the package, py.py, or
+ * its metadata (pytest finds pytest-cov by its entry point). */
+static bool pytest_entry(const char *name)
+{
+    for (const char *const *n = pytest_packages; *n; n++) {
+        size_t k = strlen(*n);
+        if (!strncmp(name, *n, k) && (!name[k] || name[k] == '-' || !strcmp(name + k, ".py")))
+            return true;
+    }
+    return false;
+}
+
+/* "PYTHONPATH=..." for py, or "PYTHONPATH" (unset) when it has them; skips
+ * when it cannot import them. */
+static const char *pytest_env(const struct pmt_python *py)
+{
+    const char *site = "/usr/lib/python3/dist-packages";
+    const char *env = "PYTHONPATH";
+    if (!py->debian && !py->system) {
+        char *pp = pmt_strf("%s/pytest-packages", pmt_tmpdir());
+        cr_assert(mkdir(pp, 0755) == 0 || errno == EEXIST);
+        DIR *d = opendir(site);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if (pytest_entry(e->d_name))
+                symlink(pmt_strf("%s/%s", site, e->d_name), pmt_strf("%s/%s", pp, e->d_name));
+        if (d)
+            closedir(d);
+        env = pmt_strf("PYTHONPATH=%s", pp);
+    }
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, "-c", "import pytest, pytest_cov, coverage"),
+                .env = PMT_LIST(env),
+                .timeout_s = E2E_TIMEOUT},
+            &r);
+    if (!(r.exited && r.exit_code == 0)) {
+        cr_assert(!py->debian, "Debian's python3 cannot import pytest, pytest_cov and coverage "
+                               "(packages python3-pytest-cov python3-exceptiongroup python3-tomli): %s",
+                  r.err);
+        cr_skip_test("Python %s: cannot import pytest, pytest_cov and coverage (Debian's "
+                     "python3-pytest-cov, python3-exceptiongroup and python3-tomli give them)",
+                     py->version);
+    }
+    return env;
+}
+
+/* The report's line of test_big.py (Stmts, Miss, Cover, Missing). */
+static char *coverage_line(const char *out)
+{
+    const char *p = strstr(out, "test_big.py ");
+    cr_assert(p, "no coverage report: %s", out);
+    const char *e = strchr(p, '\n');
+    return pmt_strf("%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+}
+
+static void case_pytest_cov(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    const char *pythonpath = pytest_env(py);
+    const char *dir = pmt_tmpdir();
+    char *test = e2e_program("covered/test_big.py");
+    char *covered = e2e_program("covered");
+    const char *const *argv = PMT_LIST(py->path, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                       pmt_strf("--cov=%s", covered), "--cov-report=term-missing",
+                                       test);
+    struct pmt_run_result base, r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = dir,
+                                   .env = PMT_LIST(pythonpath, "PYTHONDONTWRITEBYTECODE=1"),
+                                   .timeout_s = E2E_TIMEOUT},
+            &base);
+    cr_assert(base.exited && base.exit_code == 0, "without the agent: %s", pmt_run_describe(&base));
+    char *want = coverage_line(base.out);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(pythonpath, "PYTHONDONTWRITEBYTECODE=1",
+                                                   e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "1 passed"), "%s", r.out);
+    cr_assert_str_eq(coverage_line(r.out), want, "coverage's report differs with the agent");
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    int big = pmt_marker_line(test, "MARK:big");
+    for (const char *m = e2e_mode_letters(modes); *m; m++) {
+        const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
+        e2e_check_log(f, NULL, -1);
+        bool jump = false;
+        for (size_t i = 0; i < f->log->n && !jump; i++) {
+            const struct pmt_line *l = &f->log->lines[i];
+            jump = l->kind == PMT_K_NEXT && l->drss >= 60L << 20 && !strcmp(l->func, "make_big") &&
+                   l->line == big;
+        }
+        cr_assert(jump, "%s: the test's 60 MB (line %d) is not in the log", f->path, big);
+        cr_assert(!log_has_err(f->log), "%s: an ERR line", f->path);
+    }
+}
+
+E2E_TESTS_SUPPORTED(coexist, pytest_cov_profile, case_pytest_cov, "profile")
+E2E_TESTS_SUPPORTED(coexist, pytest_cov_trace, case_pytest_cov, "trace")
+E2E_TESTS_SUPPORTED(coexist, pytest_cov_both, case_pytest_cov, "profile,trace")
 
 /* ---- the same events through sys.monitoring as through the legacy hooks ---
  * events_mix.py at PYMEMTRACE_D_RSS_TRIGGER=0 (every event a line) under

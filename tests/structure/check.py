@@ -35,7 +35,8 @@ LAYERS = [
     ("Python access", ["agent/state.c", "shim/shim.c", "shim/debugoffsets.c", "shim/audit.c",
                        "shim/pyversion.c", "agent/pycall.c", "agent/sites.c", "agent/logset.c"]),
     ("modes", ["agent/hooks.c", "agent/selfcheck.c", "agent/reftrace.c", "agent/sampler.c",
-               "agent/modes.c", "agent/threads.c", "agent/monitor.c", "agent/function.c"]),
+               "agent/modes.c", "agent/threads.c", "agent/chain.c", "agent/monitor.c",
+               "agent/function.c"]),
     ("lifecycle", ["agent/lifecycle.c"]),
     ("preload entry", ["agent/entry.c", "agent/dlsym_trampoline.S"]),
 ]

@@ -90,6 +90,16 @@ Test(logfmt, msg_line_matches_printf)
     cr_assert_eq(memcmp(buf, want, n), 0, "[%.*s]", (int)n, buf);
 }
 
+Test(logfmt, err_line_is_a_msg_line_with_its_prefix)
+{
+    const char *text = "the program set its own trace function, which the agent cannot call in turn";
+    size_t n = fmt_note_line(buf, "ERR", 7, 0, 250, text);
+    const char *want_exact = "ERR:  7            +0      0.000250     # the program set its own trace "
+                             "function, which the agent cannot call in turn\n";
+    cr_assert_eq(n, strlen(want_exact));
+    cr_assert_eq(memcmp(buf, want_exact, n), 0, "[%.*s]", (int)n, buf);
+}
+
 Test(logfmt, long_fields_are_cut_at_field_max)
 {
     static char file[PMT_FIELD_MAX + 100];
