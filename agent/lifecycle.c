@@ -294,6 +294,7 @@ static void lc_install(void)
         return;
     }
     pmt.active = 1;
+    pmt_sites_prepare();
     /* The per-thread hooks' events through sys.monitoring (3.12+), else
      * the hooks on every thread. */
     unsigned logs = 0;

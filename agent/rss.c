@@ -110,6 +110,15 @@ static void rss_settle_for(uint64_t us)
         rss.settle_until = until;
 }
 
+void rss_touch(void *p, size_t n)
+{
+    volatile char *c = p;
+    for (size_t i = 0; i < n; i += 4096)
+        c[i] = c[i];
+    if (n)
+        c[n - 1] = c[n - 1];
+}
+
 void rss_thread_started(void)
 {
     __atomic_add_fetch(&rss.threads, 1, __ATOMIC_RELAXED);

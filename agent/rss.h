@@ -98,6 +98,11 @@ void rss_settle(void);
 void rss_thread_started(void);
 void rss_thread_ended(void);
 
+/* Makes [p, p + n) resident now, a write to each page (contents kept): the
+ * agent's own buffers and tables are touched before FRST, so that no event
+ * is blamed for the agent's first use of a page. */
+void rss_touch(void *p, size_t n);
+
 /* The calling thread's native id, from a per-thread cache. A thread's first
  * call says RSS may have moved: its start did so without faults (above). */
 extern __thread uint32_t pmt_tid __attribute__((tls_model("initial-exec")));

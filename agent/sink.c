@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/rawio.h"
+#include "agent/rss.h"
 #include "agent/writer.h"
 
 int sink_init(struct pmt_sink *s, pmt_sink_fail fail, void *ctx)
@@ -40,6 +41,13 @@ void sink_go_async(struct pmt_sink *s)
         s->offset = lseek(s->fd, 0, SEEK_CUR);
         s->async = s->offset >= 0;
     }
+}
+
+void sink_touch(struct pmt_sink *s)
+{
+    rss_touch(s->mem, (s->async ? PMT_SINK_NBUF : 1) * (size_t)s->cap);
+    if (s->async)
+        writer_start_now();
 }
 
 /* On the writer thread. */

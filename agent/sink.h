@@ -16,7 +16,7 @@
 #include <sys/types.h>
 
 #define PMT_SINK_NBUF 4
-#define PMT_SINK_BUF (256u << 10) /* each buffer */
+#define PMT_SINK_BUF (64u << 10) /* each buffer */
 
 /* A background write failed (errno value): called once, on the writer
  * thread (rawthread.h's rules: no stdio, no malloc). */
@@ -41,6 +41,9 @@ struct pmt_sink {
 int sink_init(struct pmt_sink *s, pmt_sink_fail fail, void *ctx);
 /* The file the bytes go to, at its current offset. */
 void sink_attach(struct pmt_sink *s, int fd);
+/* What this sink will use made resident now (rss_touch): its buffers (all
+ * with the writer, else the first), and the writer thread started. */
+void sink_touch(struct pmt_sink *s);
 /* Full buffers go to the writer thread from now on, where the file is a
  * regular one (a FIFO or a terminal keeps write()). */
 void sink_go_async(struct pmt_sink *s);

@@ -6,8 +6,9 @@
 #include <sys/mman.h>
 
 #include "agent/agent.h"
+#include "agent/rss.h"
 
-#define SITE_CHUNK 4096
+#define SITE_CHUNK 1024 /* sites (48 bytes each) */
 
 /* Sites live in chunks that never move (events point at them); the hash
  * table of pointers is rebuilt larger when half full. Memory comes from mmap
@@ -25,6 +26,16 @@ static void *site_map(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+static int site_new_chunk(void)
+{
+    struct pmt_site *c = site_map(SITE_CHUNK * sizeof *c);
+    if (!c)
+        return -1;
+    site_chunk = c;
+    site_chunk_used = 0;
+    return 0;
+}
+
 static size_t site_hash(const void *code)
 {
     uintptr_t x = (uintptr_t)code >> 4;
@@ -34,7 +45,7 @@ static size_t site_hash(const void *code)
 
 static int site_grow(void)
 {
-    size_t size = site_table ? (site_mask + 1) * 2 : 1024;
+    size_t size = site_table ? (site_mask + 1) * 2 : 4096;
     struct pmt_site **t = site_map(size * sizeof *t);
     if (!t)
         return -1;
@@ -65,13 +76,8 @@ static const struct pmt_site *site_add(pmt_obj *code)
 {
     if ((site_count + 1) * 2 > site_mask + 1 && site_grow() != 0)
         return NULL;
-    if (site_chunk_used == SITE_CHUNK) {
-        struct pmt_site *c = site_map(SITE_CHUNK * sizeof *c);
-        if (!c)
-            return NULL;
-        site_chunk = c;
-        site_chunk_used = 0;
-    }
+    if (site_chunk_used == SITE_CHUNK && site_new_chunk() != 0)
+        return NULL;
     struct pmt_site *s = &site_chunk[site_chunk_used++];
     /* Resolving may set an exception (a filename that is not valid UTF-8);
      * keep the traced program's own pending exception untouched. */
@@ -120,6 +126,15 @@ static struct {
     int lasti;
     int line;
 } st_lines[LINE_CACHE];
+
+void pmt_sites_prepare(void)
+{
+    if (!site_table && site_grow() == 0)
+        rss_touch(site_table, (site_mask + 1) * sizeof *site_table);
+    if (site_chunk_used == SITE_CHUNK && site_new_chunk() == 0)
+        rss_touch(site_chunk, SITE_CHUNK * sizeof *site_chunk);
+    rss_touch(st_lines, sizeof st_lines);
+}
 
 int pmt_site_line(const struct pmt_site *site, int lasti)
 {

@@ -24,6 +24,11 @@ static inline __attribute__((always_inline)) const struct pmt_site *pmt_site_of(
     return pmt_site_lookup(code);
 }
 
+/* The first table and chunk of sites, and the line cache, made resident
+ * before the hooks go in (rss_touch): the first thousand code objects and
+ * 2048 in the table touch no new page of the agent's. */
+void pmt_sites_prepare(void);
+
 /* The line of the instruction at byte offset lasti in site's code (a log's
  * pmt_line_fn). */
 int pmt_site_line(const struct pmt_site *site, int lasti);

@@ -275,6 +275,9 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
     /* Every event logged into a file: let a thread do the copying. */
     if (cfg->d_rss_trigger == 0 || lg->ref)
         sink_go_async(&lg->sink);
+    /* An event log's RSS must not show the agent filling its buffer. */
+    if (!lg->ref)
+        sink_touch(&lg->sink);
     if (!cfg->quiet)
         pmt_say(kind->name, " log: ", lg->path, NULL);
     return 0;

@@ -108,6 +108,11 @@ static int wr_start(void)
     return 0;
 }
 
+int writer_start_now(void)
+{
+    return wr_running || wr_start() == 0 ? 0 : -1;
+}
+
 int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
                   pmt_writer_fail fail, void *ctx)
 {

@@ -23,6 +23,9 @@ typedef void (*pmt_writer_fail)(void *ctx, int err);
  * writes itself). */
 int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
                   pmt_writer_fail fail, void *ctx);
+/* Starts the thread now rather than at the first hand-over (a log that
+ * must not see its start in RSS later). 0, or -1 (it starts then). */
+int writer_start_now(void);
 /* Waits until everything queued is written. */
 void writer_drain(void);
 /* Drains and ends the thread (before fork). */

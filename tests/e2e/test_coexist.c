@@ -430,6 +430,50 @@ E2E_TESTS_SUPPORTED(coexist, faulthandler_trace, case_faulthandler, "trace")
 E2E_TESTS_SUPPORTED(coexist, faulthandler_sample, case_faulthandler, "sample")
 E2E_TESTS_SUPPORTED(coexist, faulthandler_reftrace, case_faulthandler, "reftrace")
 
+/* ---- the agent's own pages ---------------------------------------------------
+ * quiet_start.py loops without allocating, then makes 40 MB: between FRST and
+ * that jump the log has no RSS step, at the default trigger and at 0 (every
+ * event a line, the writer thread's case). The agent's buffers, site tables
+ * and line cache, and the writer thread, are made resident before FRST;
+ * before that, the first lines showed +4096 steps of the agent's own. */
+
+static void case_quiet_start(const struct pmt_python *py, const void *arg)
+{
+    const char *modes = arg;
+    char *program = e2e_program("quiet_start.py");
+    int grow = pmt_marker_line(program, "MARK:grow");
+    static const char *const triggers[] = {"-1", "0"};
+    for (int t = 0; t < 2; t++) {
+        const char *dir = pmt_tmpdir();
+        struct pmt_run_result r;
+        pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program),
+                                       .cwd = dir,
+                                       .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
+                                                       pmt_strf("PYMEMTRACE_D_RSS_TRIGGER=%s",
+                                                                triggers[t])),
+                                       .timeout_s = E2E_TIMEOUT},
+                &r);
+        cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+        struct pmt_logset set;
+        pmt_logset_load(dir, &set);
+        for (const char *m = e2e_mode_letters(modes); *m; m++) {
+            const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
+            e2e_check_log(f, NULL, atoll(triggers[t]));
+            for (size_t i = 0; i < f->log->n; i++) {
+                const struct pmt_line *l = &f->log->lines[i];
+                bool jump = !strcmp(l->func ? l->func : "", "grow") && l->line == grow;
+                cr_assert(l->kind != PMT_K_NEXT || l->drss == 0 || jump,
+                          "%s: an RSS step that is not grow()'s: %s", f->path, l->raw);
+            }
+            check_grow_40mb(f, grow);
+        }
+    }
+}
+
+E2E_TESTS_SUPPORTED(coexist, quiet_start_profile, case_quiet_start, "profile")
+E2E_TESTS_SUPPORTED(coexist, quiet_start_trace, case_quiet_start, "trace")
+E2E_TESTS_SUPPORTED(coexist, quiet_start_both, case_quiet_start, "profile,trace")
+
 /* ---- pytest --cov ------------------------------------------------------------
  * coverage's tracer (its C tracer where built for the interpreter: Debian's
  * python3 and sid's; else its Python one; on 3.12+ coverage 7 may use
