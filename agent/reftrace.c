@@ -325,6 +325,145 @@ static __attribute__((noinline, cold)) void rt_removed(void)
         pmt.py.api.Py_AddPendingCall(rt_poll_pending, NULL);
 }
 
+/* ---- tracemalloc's start and stop, seen ------------------------------------
+ * In a static interpreter nothing tells the agent in time that tracemalloc
+ * set the slot (its setter calls are internal; 3.15 says so afterwards). _tracemalloc's
+ * start and stop are replaced by look-alikes (name, doc, signature,
+ * __self__) that put the agent's tracer back in front right after, calling
+ * tracemalloc's in turn: no object missed, no ERR line, as the setter above
+ * does with a shared libpython. The module is caught as it enters
+ * sys.modules (a dict watcher on sys.modules, 3.12+, cleared at the end),
+ * or at start when it is there already. Without either, the audit hook
+ * stays for rt_poll (rt_needs_audit). */
+
+static int rt_interposed; /* the program's setter calls reach ours */
+
+enum { RT_TM_START, RT_TM_STOP, RT_TM_N };
+static const char *const rt_tm_names[RT_TM_N] = {"start", "stop"};
+static pmt_obj *rt_tm_orig[RT_TM_N];
+static int rt_tm_seen;     /* _tracemalloc's calls come through the look-alikes */
+static int rt_watcher = -1; /* on sys.modules */
+
+/* Ours in front again of whatever is in the slot now. */
+static void rt_take_back(void)
+{
+    void *data;
+    pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
+    if (cur == rt_tracer)
+        return;
+    rt_chain(cur, data);
+    rt_set_slot(rt_tracer, NULL);
+}
+
+static pmt_obj *rt_tm_call(int which, pmt_obj *args, pmt_obj *kwargs)
+{
+    pmt_obj *res = pmt.py.api.PyObject_Call(rt_tm_orig[which], args, kwargs);
+    if (rt_on)
+        rt_take_back();
+    return res;
+}
+
+static pmt_obj *rt_tm_start(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
+{
+    (void)self;
+    return rt_tm_call(RT_TM_START, args, kwargs);
+}
+
+static pmt_obj *rt_tm_stop(pmt_obj *self, pmt_obj *args, pmt_obj *kwargs)
+{
+    (void)self;
+    return rt_tm_call(RT_TM_STOP, args, kwargs);
+}
+
+static struct pmt_methoddef rt_tm_defs[RT_TM_N] = {
+    {"start", (void *)rt_tm_start, PMT_METH_VARARGS | PMT_METH_KEYWORDS, NULL},
+    {"stop", (void *)rt_tm_stop, PMT_METH_VARARGS | PMT_METH_KEYWORDS, NULL},
+};
+
+#define RT_CF_ML 16     /* PyCFunctionObject.m_ml */
+#define RT_CF_MODULE 32 /* PyCFunctionObject.m_module */
+
+/* The look-alikes into module _tracemalloc (an exception set meanwhile is
+ * cleared; the caller's is kept). */
+static void rt_tm_wrap(pmt_obj *mod)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *et, *ev, *etb;
+    api->PyErr_Fetch(&et, &ev, &etb);
+    int ok = 1;
+    for (int i = 0; i < RT_TM_N && ok; i++) {
+        rt_tm_orig[i] = api->PyObject_GetAttrString(mod, rt_tm_names[i]);
+        ok = rt_tm_orig[i] && shim_type_of(rt_tm_orig[i]) == api->cfunction_type;
+    }
+    for (int i = 0; i < RT_TM_N && ok; i++) {
+        const struct pmt_methoddef *ml =
+            *(const struct pmt_methoddef *const *)((const char *)rt_tm_orig[i] + RT_CF_ML);
+        pmt_obj *module = *(pmt_obj *const *)((const char *)rt_tm_orig[i] + RT_CF_MODULE);
+        rt_tm_defs[i].ml_doc = ml->ml_doc;
+        pmt_obj *w = api->PyCFunction_NewEx(&rt_tm_defs[i], mod, module);
+        ok = w && api->PyObject_SetAttrString(mod, rt_tm_names[i], w) == 0;
+        if (w)
+            api->Py_DecRef(w);
+    }
+    api->PyErr_Clear();
+    api->PyErr_Restore(et, ev, etb);
+    rt_tm_seen = ok; /* else (someone replaced them) the audit hook's poll stays */
+}
+
+static int rt_modules_changed(int event, pmt_obj *dict, pmt_obj *key, pmt_obj *value)
+{
+    (void)dict;
+    if (event != 0 || rt_tm_seen || !key || !value || rt_busy)
+        return 0;
+    const struct pmt_capi *api = &pmt.py.api;
+    pmt_obj *et, *ev, *etb;
+    api->PyErr_Fetch(&et, &ev, &etb);
+    const char *name = api->PyUnicode_AsUTF8(key);
+    int ours = name && strcmp(name, "_tracemalloc") == 0;
+    api->PyErr_Clear();
+    api->PyErr_Restore(et, ev, etb);
+    if (ours) {
+        rt_busy++;
+        rt_tm_wrap(value);
+        rt_busy--;
+    }
+    return 0;
+}
+
+/* At start, where the interpreter's calls are not seen (static, before
+ * 3.15). */
+static void rt_tm_watch(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    if (rt_tm_seen || rt_watcher >= 0 || rt_interposed)
+        return;
+    pmt_obj *modules = api->PyImport_GetModuleDict();
+    pmt_obj *tm = modules ? api->PyDict_GetItemString(modules, "_tracemalloc") : NULL;
+    if (tm) {
+        rt_tm_wrap(tm);
+        return;
+    }
+    if (!modules || !api->PyDict_AddWatcher || !api->PyDict_Watch)
+        return;
+    rt_watcher = api->PyDict_AddWatcher(rt_modules_changed);
+    if (rt_watcher < 0) {
+        api->PyErr_Clear(); /* all eight taken: the audit hook stays */
+        return;
+    }
+    if (api->PyDict_Watch(rt_watcher, modules) != 0) {
+        api->PyErr_Clear();
+        api->PyDict_ClearWatcher(rt_watcher);
+        rt_watcher = -1;
+    }
+}
+
+static void rt_tm_unwatch(void)
+{
+    if (rt_watcher >= 0 && pmt.py.api.PyDict_ClearWatcher(rt_watcher) != 0)
+        pmt.py.api.PyErr_Clear();
+    rt_watcher = -1;
+}
+
 void rt_poll(void)
 {
     static int said;
@@ -363,12 +502,12 @@ int rt_supported(const struct pmt_shim *py, char *why, size_t whylen)
     return 0;
 }
 
-static int rt_interposed; /* the program's setter calls reach ours */
 
 int rt_needs_audit(void)
 {
-    /* 3.15 tells a replaced tracer (rt_removed): no need to look. */
-    return rt_on && !rt_interposed && pmt.py.version.minor < 15;
+    /* 3.15 tells a replaced tracer (rt_removed): no need to look; nor
+     * where tracemalloc's calls are seen (above). */
+    return rt_on && !rt_interposed && pmt.py.version.minor < 15 && !rt_tm_seen && rt_watcher < 0;
 }
 
 int rt_usable(char *why, size_t whylen)
@@ -413,6 +552,7 @@ void rt_start(uint64_t rss_at_start)
     pmt_reftracer cur = pmt.py.api.PyRefTracer_GetTracer(&data);
     rt_chain(cur, data); /* tracemalloc started first (-X tracemalloc): called in turn */
     rt_set_slot(rt_tracer, NULL);
+    rt_tm_watch();
 }
 
 static void rt_summary(int python_usable, int at_exit);
@@ -542,6 +682,7 @@ static void rt_stop(int python_usable)
 {
     rt_on = 0;
     if (python_usable) {
+        rt_tm_unwatch();
         void *data;
         /* The program's tracer, if any, gets the slot back. */
         if (pmt.py.api.PyRefTracer_GetTracer(&data) == rt_tracer)

@@ -136,6 +136,7 @@ static const struct shim_sym shim_syms[] = {
     SHIM_OPT(PyFunction_AddWatcher), SHIM_OPT(PyFunction_ClearWatcher),
     SHIM_OPT(PyFunction_SetVectorcall), SHIM_OPT(PyFunction_GetCode),
     SHIM_OPT(PyFunction_GetGlobals), SHIM_REQ(PyList_Size), SHIM_REQ(PyList_GetItem),
+    SHIM_OPT(PyDict_AddWatcher), SHIM_OPT(PyDict_ClearWatcher), SHIM_OPT(PyDict_Watch),
 };
 
 /* What reference tracing skips unless PYMEMTRACE_INCLUDE_BUILTINS=1 (the

@@ -99,6 +99,11 @@ struct pmt_capi {
     pmt_obj *(*PyDict_GetItemString)(pmt_obj *d, const char *key);
     int (*PyDict_SetItemString)(pmt_obj *d, const char *key, pmt_obj *item);
     int (*PyDict_DelItemString)(pmt_obj *d, const char *key);
+    /* 3.12+: a callback before each change of a watched dict (event: 0
+     * added, 1 modified, 2 deleted, 3 cloned, 4 cleared, 5 deallocated). */
+    int (*PyDict_AddWatcher)(int (*cb)(int event, pmt_obj *dict, pmt_obj *key, pmt_obj *value));
+    int (*PyDict_ClearWatcher)(int id);
+    int (*PyDict_Watch)(int id, pmt_obj *dict);
     pmt_obj *(*PyModule_GetDict)(pmt_obj *module);
     int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
     /* reference tracing, 3.13's frames (optional: 3.13+) */

@@ -347,7 +347,7 @@ static void case_tracemalloc(const struct pmt_python *py, const void *arg)
     const char *modes = arg;
     const char *dir = pmt_tmpdir();
     const char *const *argv = PMT_LIST(py->path, e2e_program("tracemalloc_same.py"));
-    bool hooked = strstr(modes, "profile") || strstr(modes, "trace");
+    bool hooked = !strcmp(modes, "profile") || !strcmp(modes, "trace");
     struct pmt_run_result base, r;
     const char *floor = pmt_strf("LD_PRELOAD=%s%s%s/libpymemtrace-noop.so", e2e_preload_first(),
                                  *e2e_preload_first() ? " " : "", pmt_env("PMT_BUILD_ROOT"));

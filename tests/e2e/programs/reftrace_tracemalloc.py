@@ -1,8 +1,9 @@
 # tracemalloc takes the reference tracer slot (3.13+) while it runs. The
 # agent keeps its own tracer in the slot and calls tracemalloc's in turn, so
 # both see every object and tracemalloc's numbers are its own. Where the
-# interpreter is static, its own calls are not seen: the agent notices at its
-# next look (an audit event there), says so, and puts its tracer back in front.
+# interpreter is static, its own setter calls are not seen: _tracemalloc's
+# start and stop are the agent's look-alikes there, which put the agent's
+# tracer back in front right after.
 import tracemalloc
 
 
@@ -15,7 +16,6 @@ tracemalloc.start()
 b = Obj()  # MARK:during
 size, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
-open(__file__).close()  # an audit event: where the agent looks on a static interpreter
 d = Obj()  # MARK:after
 print("traced", size > 0, peak >= size)
 print("done")
