@@ -159,32 +159,46 @@ static void ch_cannot(enum pmt_hook_slot slot, pmt_tstate *ts, const char *why)
 
 /* ts's slot may have been set by the program (its setter returned): the
  * agent's hook goes back in front, the program's function behind it. */
+/* The program removed its function from ts's slot: the agent's hook alone
+ * again. */
+static void ch_removed(enum pmt_hook_slot slot, pmt_tstate *ts)
+{
+    const struct pmt_mode_row *row = pmt_threads_row_of_slot(slot);
+    pmt_busy++;
+    pmt_threads_set_on(row, ts, ch.hook[slot]);
+    pmt_busy--;
+    if (ch_paused(slot, ts, 1)) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "the program removed its own %s function: that thread's events are logged again",
+                 ch_word(slot));
+        ch_line(slot, 0, text);
+    }
+}
+
+/* A set where the thread state cannot be read (a layout the agent does not
+ * know): what was set is all there is to go by. */
+static void ch_set_unread(enum pmt_hook_slot slot, pmt_tstate *ts, int removed)
+{
+    if (!ch.hook[slot] || !ts)
+        return;
+    if (removed)
+        ch_removed(slot, ts);
+    else
+        ch_cannot(slot, ts, "this Python's thread state is laid out as no version the agent knows");
+}
+
 static void ch_after_set(enum pmt_hook_slot slot, pmt_tstate *ts)
 {
     pmt_tracefunc ours = ch.hook[slot];
-    const struct pmt_mode_row *row = pmt_threads_row_of_slot(slot);
-    if (!ours || !row || !ts)
+    if (!ours || !ts || !ch.usable)
         return;
     pmt_tracefunc f = *ch_fnp(ts, slot);
     if (f == ours)
         return; /* the setter failed, or set nothing new */
     ch_drop(slot, ch_find(slot, ts));
     if (!f) {
-        /* Removed: the agent's hook alone again. */
-        pmt_busy++;
-        pmt_threads_set_on(row, ts, ours);
-        pmt_busy--;
-        if (ch_paused(slot, ts, 1)) {
-            char text[160];
-            snprintf(text, sizeof text,
-                     "the program removed its own %s function: that thread's events are logged again",
-                     ch_word(slot));
-            ch_line(slot, 0, text);
-        }
-        return;
-    }
-    if (!ch.usable) {
-        ch_cannot(slot, ts, "this Python's thread state is laid out as no version the agent knows");
+        ch_removed(slot, ts);
         return;
     }
     if (pmt_hooks_chained[slot] >= CH_MAX)
@@ -202,17 +216,22 @@ static void ch_after_set(enum pmt_hook_slot slot, pmt_tstate *ts)
 
 static int ch_in_front(enum pmt_hook_slot slot, pmt_tstate *ts, pmt_tracefunc f)
 {
-    if (!ch_on(slot) || f != ch.hook[slot])
+    if (!ch_on(slot) || !ch.usable || f != ch.hook[slot])
         return 0;
     pmt_tracefunc cur = *ch_fnp(ts, slot);
-    if (!cur || cur == f)
+    if (!cur)
         return 0;
-    ch_after_set(slot, ts);
-    return 1;
+    if (cur != f)
+        ch_after_set(slot, ts);
+    return 1; /* in front, or there already (set again, it would drop the program's object) */
 }
 
 static int ch_give_back(enum pmt_hook_slot slot, pmt_tstate *ts)
 {
+    if (!ch.usable)
+        return ch_paused(slot, ts, 0); /* the program's alone: left as it is */
+    if (*ch_fnp(ts, slot) != ch.hook[slot])
+        return 1; /* the program's alone (paused), or nothing: left as it is */
     int i = ch_find(slot, ts);
     if (i < 0)
         return 0;
@@ -313,6 +332,8 @@ static int ch_first_wanted(enum pmt_hook_slot slot, pmt_tstate *ts, pmt_obj *res
 {
     if (!pmt.monitoring)
         return 0;
+    if (!ch.usable)
+        return 1;
     pmt_tracefunc *fp = ch_fnp(ts, slot);
     if (res && slot == PMT_HOOK_PROFILE && !ch_first_before && *fp && *fp != ch_first &&
         (!ch_first_next || ch_first_next == *fp)) {
@@ -338,6 +359,11 @@ static pmt_obj *ch_set(enum pmt_hook_slot slot, pmt_obj *args, pmt_obj *kwargs)
      * own hook from their first event. */
     if (pmt_busy || !ch.hook[slot] || pmt_threads_own(f))
         return res;
+    if (!ch.usable) {
+        if (res)
+            ch_set_unread(slot, ts, f == pmt.py.api.none);
+        return res;
+    }
     ch_after_set(slot, ts);
     if (res && slot == PMT_HOOK_PROFILE && !had && ch_find(slot, ts) >= 0) {
         ch.skip_ts = ts;
@@ -448,7 +474,11 @@ static void ch_after_c_set(enum pmt_hook_slot slot, pmt_tstate *ts, pmt_tracefun
      * through its PLT, 3.8: threading's hooks of the agent's stay alone.) */
     if (!ch.hook[slot] || pmt_busy || f == ch.hook[slot] || pmt_threads_own(o))
         return;
-    ch_after_set(slot, ts ? ts : pmt.py.api.PyThreadState_Get());
+    ts = ts ? ts : pmt.py.api.PyThreadState_Get();
+    if (ch.usable)
+        ch_after_set(slot, ts);
+    else
+        ch_set_unread(slot, ts, f == NULL);
 }
 
 __attribute__((visibility("default"))) void PyEval_SetProfile(pmt_tracefunc f, pmt_obj *o)
@@ -628,6 +658,42 @@ static void ch_patch_loaded(void)
 
 /* ---- start ---------------------------------------------------------------- */
 
+static void ch_import_sys(void)
+{
+    if (!ch_sys && !(ch_sys = pmt.py.api.PyImport_ImportModule("sys")))
+        pmt.py.api.PyErr_Clear();
+}
+
+/* Before anything is written at the table's offsets: the objects there on
+ * this thread are what sys.getprofile()/gettrace() return (None: NULL), and
+ * a function is there with an object. (After the hooks are in,
+ * pmt_chain_check looks again, at the agent's own hook.) */
+static int ch_layout_ok(void)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    static const char *const getters[3] = {NULL, "getprofile", "gettrace"};
+    pmt_tstate *ts = api->PyThreadState_Get();
+    ch_import_sys();
+    if (!ch_sys)
+        return 0;
+    for (int slot = PMT_HOOK_PROFILE; slot <= PMT_HOOK_TRACE; slot++) {
+        pmt_obj *get = api->PyObject_GetAttrString(ch_sys, getters[slot]);
+        pmt_obj *got = get ? api->PyObject_CallFunctionObjArgs(get, NULL) : NULL;
+        pmt_obj *obj = *ch_objp(ts, (enum pmt_hook_slot)slot);
+        int ok = got && (obj ? obj == got && *ch_fnp(ts, (enum pmt_hook_slot)slot)
+                             : got == api->none);
+        if (get)
+            api->Py_DecRef(get);
+        if (got)
+            api->Py_DecRef(got);
+        else
+            api->PyErr_Clear();
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 void pmt_chain_begin(void)
 {
     struct pmt_capi *api = &pmt.py.api;
@@ -647,7 +713,7 @@ void pmt_chain_begin(void)
             patch = 1;
         }
     }
-    ch.usable = pmt.py.layout.tstate_hooks > 0 && api->PyThreadState_Get;
+    ch.usable = pmt.py.layout.tstate_hooks > 0 && api->PyThreadState_Get && ch_layout_ok();
     for (int slot = PMT_HOOK_PROFILE; slot <= PMT_HOOK_TRACE; slot++) {
         const struct pmt_mode_row *row = pmt_threads_row_of_slot((enum pmt_hook_slot)slot);
         ch.hook[slot] = row && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN &&
@@ -667,11 +733,7 @@ void pmt_chain_monitoring(void)
     ch.usable = pmt.py.layout.tstate_hooks > 0 && api->PyThreadState_Get;
     if (!ch.usable || !(pmt_mon.logs & (1u << PMT_LOG_PROFILE)))
         return;
-    if (!ch_sys) {
-        ch_sys = api->PyImport_ImportModule("sys");
-        if (!ch_sys)
-            api->PyErr_Clear();
-    }
+    ch_import_sys();
     ch_wrap(PMT_HOOK_PROFILE);
 }
 
@@ -682,14 +744,12 @@ void pmt_chain_check(void)
     for (int slot = PMT_HOOK_PROFILE; slot <= PMT_HOOK_TRACE; slot++) {
         if (!ch.hook[slot])
             continue;
-        if (ch.usable && *ch_fnp(ts, (enum pmt_hook_slot)slot) != ch.hook[slot])
+        if (ch.usable && *ch_fnp(ts, (enum pmt_hook_slot)slot) != ch.hook[slot]) {
             ch.usable = 0; /* not where the table says: say so when it matters */
+            pmt_hooks_chained[PMT_HOOK_PROFILE] = pmt_hooks_chained[PMT_HOOK_TRACE] = 0;
+        }
     }
-    if (!ch_sys) {
-        ch_sys = api->PyImport_ImportModule("sys");
-        if (!ch_sys)
-            api->PyErr_Clear();
-    }
+    ch_import_sys();
     for (int slot = PMT_HOOK_PROFILE; slot <= PMT_HOOK_TRACE; slot++)
         if (ch.hook[slot])
             ch_wrap((enum pmt_hook_slot)slot);
