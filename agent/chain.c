@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "agent/hooks.h"
 #include "agent/logset.h"
+#include "agent/pycall.h"
 #include "agent/realsym.h"
 #include "agent/threads.h"
 
@@ -298,9 +299,6 @@ static int ch_call(int s, pmt_obj *obj, pmt_frame *frame, int what, pmt_obj *arg
 
 /* ---- sys.setprofile and sys.settrace ----------------------------------------- */
 
-#define CH_CF_ML 16     /* PyCFunctionObject.m_ml */
-#define CH_CF_MODULE 32 /* PyCFunctionObject.m_module */
-
 static const char *const ch_names[3] = {NULL, "setprofile", "settrace"};
 static pmt_obj *ch_sys;
 static pmt_obj *ch_orig[3];    /* sys's own */
@@ -397,23 +395,16 @@ static void ch_wrap(enum pmt_hook_slot slot)
     if (ch_orig[slot] || !ch_sys)
         return;
     pmt_obj *orig = api->PyObject_GetAttrString(ch_sys, ch_names[slot]);
-    if (!orig || shim_type_of(orig) != api->cfunction_type) {
-        if (!orig)
-            api->PyErr_Clear();
-        else
-            api->Py_DecRef(orig); /* replaced by someone already: left alone */
-        return;
-    }
-    const struct pmt_methoddef *ml =
-        *(const struct pmt_methoddef *const *)((const char *)orig + CH_CF_ML);
-    pmt_obj *module = *(pmt_obj *const *)((const char *)orig + CH_CF_MODULE);
-    ch_defs[slot].ml_doc = ml->ml_doc; /* the same text and signature */
-    pmt_obj *w = api->PyCFunction_NewEx(&ch_defs[slot], ch_sys, module);
+    if (!orig)
+        api->PyErr_Clear();
+    /* None if replaced by someone already: left alone. */
+    pmt_obj *w = pmt_lookalike(orig, &ch_defs[slot], ch_sys);
     if (!w || api->PyObject_SetAttrString(ch_sys, ch_names[slot], w) != 0) {
         api->PyErr_Clear();
         if (w)
             api->Py_DecRef(w);
-        api->Py_DecRef(orig);
+        if (orig)
+            api->Py_DecRef(orig);
         return;
     }
     ch_orig[slot] = orig;

@@ -9,6 +9,7 @@
 #include "agent/hooks.h"
 #include "agent/logset.h"
 #include "agent/modes.h"
+#include "agent/pycall.h"
 #include "agent/threads.h"
 
 #define MON_NCB 16
@@ -242,10 +243,6 @@ static struct pmt_methoddef mon_defs[MON_NWRAP] = {
     {"get_tool", (void *)mon_get_tool, PMT_METH_VARARGS | PMT_METH_KEYWORDS, NULL},
 };
 
-/* PyCFunctionObject: m_ml at 16, m_self at 24, m_module at 32. */
-#define MON_CF_ML 16
-#define MON_CF_MODULE 32
-
 /* Puts the wrappers in place of sys.monitoring's functions; the originals
  * kept. clear_tool_id exists from 3.14. 0, or -1 with none replaced. */
 static int mon_wrap(void)
@@ -263,14 +260,8 @@ static int mon_wrap(void)
             return -1; /* already replaced by someone: leave them alone */
     }
     for (int i = 0; i < MON_NWRAP; i++) {
-        if (!mon_orig[i])
-            continue;
-        const struct pmt_methoddef *ml =
-            *(const struct pmt_methoddef *const *)((const char *)mon_orig[i] + MON_CF_ML);
-        pmt_obj *module = *(pmt_obj *const *)((const char *)mon_orig[i] + MON_CF_MODULE);
-        mon_defs[i].ml_doc = ml->ml_doc; /* the same text and signature */
-        pmt_obj *w = api->PyCFunction_NewEx(&mon_defs[i], mon.mod, module);
-        if (!w || api->PyObject_SetAttrString(mon.mod, mon_wrapped_names[i], w) != 0)
+        pmt_obj *w = pmt_lookalike(mon_orig[i], &mon_defs[i], mon.mod);
+        if (w && api->PyObject_SetAttrString(mon.mod, mon_wrapped_names[i], w) != 0)
             api->PyErr_Clear();
         if (w)
             api->Py_DecRef(w);

@@ -48,3 +48,21 @@ int pmt_call_with(const char *module, const char *attr, struct pmt_methoddef *de
         api->Py_DecRef(res);
     return res ? 0 : -1;
 }
+
+/* PyCFunctionObject: m_ml at 16, m_self at 24, m_module at 32. */
+#define PC_CF_ML 16
+#define PC_CF_MODULE 32
+
+pmt_obj *pmt_lookalike(pmt_obj *orig, struct pmt_methoddef *def, pmt_obj *owner)
+{
+    const struct pmt_capi *api = &pmt.py.api;
+    if (!orig || shim_type_of(orig) != api->cfunction_type)
+        return NULL;
+    const struct pmt_methoddef *ml = *(const struct pmt_methoddef *const *)((const char *)orig + PC_CF_ML);
+    pmt_obj *module = *(pmt_obj *const *)((const char *)orig + PC_CF_MODULE);
+    def->ml_doc = ml->ml_doc;
+    pmt_obj *w = api->PyCFunction_NewEx(def, owner, module);
+    if (!w)
+        api->PyErr_Clear();
+    return w;
+}

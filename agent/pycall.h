@@ -15,4 +15,11 @@ pmt_obj *pmt_call(const char *module, const char *attr, pmt_obj *arg);
 /* module.attr(f) with f a new C function object made from def; 0 on success. */
 int pmt_call_with(const char *module, const char *attr, struct pmt_methoddef *def);
 
+/* A look-alike of builtin function orig (the agent's function in its
+ * place): def, given orig's documentation (the same text and signature),
+ * made into a function with owner as __self__ and orig's __module__. A new
+ * reference, or NULL (nothing made, no error left) if orig is not a
+ * builtin function. */
+pmt_obj *pmt_lookalike(pmt_obj *orig, struct pmt_methoddef *def, pmt_obj *owner);
+
 #endif

@@ -380,9 +380,6 @@ static struct pmt_methoddef rt_tm_defs[RT_TM_N] = {
     {"stop", (void *)rt_tm_stop, PMT_METH_VARARGS | PMT_METH_KEYWORDS, NULL},
 };
 
-#define RT_CF_ML 16     /* PyCFunctionObject.m_ml */
-#define RT_CF_MODULE 32 /* PyCFunctionObject.m_module */
-
 /* The look-alikes into module _tracemalloc (an exception set meanwhile is
  * cleared; the caller's is kept). */
 static void rt_tm_wrap(pmt_obj *mod)
@@ -396,11 +393,7 @@ static void rt_tm_wrap(pmt_obj *mod)
         ok = rt_tm_orig[i] && shim_type_of(rt_tm_orig[i]) == api->cfunction_type;
     }
     for (int i = 0; i < RT_TM_N && ok; i++) {
-        const struct pmt_methoddef *ml =
-            *(const struct pmt_methoddef *const *)((const char *)rt_tm_orig[i] + RT_CF_ML);
-        pmt_obj *module = *(pmt_obj *const *)((const char *)rt_tm_orig[i] + RT_CF_MODULE);
-        rt_tm_defs[i].ml_doc = ml->ml_doc;
-        pmt_obj *w = api->PyCFunction_NewEx(&rt_tm_defs[i], mod, module);
+        pmt_obj *w = pmt_lookalike(rt_tm_orig[i], &rt_tm_defs[i], mod);
         ok = w && api->PyObject_SetAttrString(mod, rt_tm_names[i], w) == 0;
         if (w)
             api->Py_DecRef(w);
