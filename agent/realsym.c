@@ -7,33 +7,31 @@
 #include <string.h>
 
 __attribute__((visibility("hidden"))) void *pmt_real_dlsym;
+__attribute__((visibility("hidden"))) void *pmt_real_dlopen;
+
+/* libc's definition of a name the agent replaces, by its symbol tables,
+ * else by the versions glibc has given it. Not dlsym(RTLD_NEXT, name) for
+ * dlsym itself: that call would come back to the agent's own. */
+PMT_EARLY static void *rs_libc_next(const char *name)
+{
+    void *p = fw_next(name);
+    if (!p)
+        p = dlvsym(RTLD_NEXT, name, "GLIBC_2.34");
+    if (!p)
+        p = dlvsym(RTLD_NEXT, name, "GLIBC_2.2.5");
+    return p;
+}
 
 PMT_EARLY void pmt_resolve_dlsym(void)
 {
-    if (pmt_real_dlsym)
-        return;
-    /* Not dlsym(RTLD_NEXT, "dlsym"): that call would come back to the
-     * agent's own. */
-    void *p = fw_next("dlsym");
-    if (!p)
-        p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
-    if (!p)
-        p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
-    pmt_real_dlsym = p;
+    if (!pmt_real_dlsym)
+        pmt_real_dlsym = rs_libc_next("dlsym");
 }
-
-__attribute__((visibility("hidden"))) void *pmt_real_dlopen;
 
 PMT_EARLY void pmt_resolve_dlopen(void)
 {
-    if (pmt_real_dlopen)
-        return;
-    void *p = fw_next("dlopen");
-    if (!p)
-        p = dlvsym(RTLD_NEXT, "dlopen", "GLIBC_2.34");
-    if (!p)
-        p = dlvsym(RTLD_NEXT, "dlopen", "GLIBC_2.2.5");
-    pmt_real_dlopen = p;
+    if (!pmt_real_dlopen)
+        pmt_real_dlopen = rs_libc_next("dlopen");
 }
 
 PMT_EARLY void *pmt_dlsym(void *handle, const char *name)
