@@ -110,16 +110,21 @@ static const struct pmt_line *msg_starting(const struct pmt_log *log, const char
     return NULL;
 }
 
-/* A NEXT line of grow() at line grow with a jump of 40 MB or more. */
-static void check_grow_40mb(const struct pmt_logfile *f, int grow)
+/* A NEXT line of func at line with a jump of mb MB (2^20) or more. */
+static void check_jump(const struct pmt_logfile *f, const char *func, int line, long mb)
 {
     bool jump = false;
     for (size_t i = 0; i < f->log->n && !jump; i++) {
         const struct pmt_line *l = &f->log->lines[i];
-        jump = l->kind == PMT_K_NEXT && l->drss >= 40L << 20 && !strcmp(l->func, "grow") &&
-               l->line == grow;
+        jump = l->kind == PMT_K_NEXT && l->drss >= mb << 20 && !strcmp(l->func, func) &&
+               l->line == line;
     }
-    cr_assert(jump, "%s: the 40 MB made at line %d is not in the log", f->path, grow);
+    cr_assert(jump, "%s: the %ld MB made by %s() at line %d is not in the log", f->path, mb, func, line);
+}
+
+static void check_grow_40mb(const struct pmt_logfile *f, int grow)
+{
+    check_jump(f, "grow", grow, 40);
 }
 
 static void case_monitoring_ids(const struct pmt_python *py, const void *arg)
@@ -596,13 +601,7 @@ static void case_pytest_cov(const struct pmt_python *py, const void *arg)
     for (const char *m = e2e_mode_letters(modes); *m; m++) {
         const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, *m);
         e2e_check_log(f, NULL, -1);
-        bool jump = false;
-        for (size_t i = 0; i < f->log->n && !jump; i++) {
-            const struct pmt_line *l = &f->log->lines[i];
-            jump = l->kind == PMT_K_NEXT && l->drss >= 60L << 20 && !strcmp(l->func, "make_big") &&
-                   l->line == big;
-        }
-        cr_assert(jump, "%s: the test's 60 MB (line %d) is not in the log", f->path, big);
+        check_jump(f, "make_big", big, 60);
         cr_assert(!log_has_err(f->log), "%s: an ERR line", f->path);
     }
 }
