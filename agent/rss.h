@@ -11,8 +11,10 @@
  *   loads. RSS falls through munmap/madvise/mremap and glibc's free/realloc
  *   of mmapped chunks or trimming; the interposed functions (entry.c) set
  *   pmt_rss_dirty. statm is read only when something moved, and at least
- *   every 65536 events for what the kernel does on its own (swap, THP
- *   collapse).
+ *   every 65536 events for what the kernel does on its own (swap-out;
+ *   khugepaged filling the missing pages of a would-be huge page, which
+ *   raises RSS with no fault of the process: 3.15 asks for huge pages on
+ *   its arenas).
  * - The clock is wall time since the agent was loaded: rdtsc (7 ns) where
  *   the CPU's TSC is invariant, calibrated against CLOCK_MONOTONIC from the
  *   agent's load and again at each statm read, never going backwards;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -349,6 +350,10 @@ static void child_exec(const struct pmt_run_opts *o, const char *prog, char **en
         _exit(126);
     if (o->cwd && chdir(o->cwd) != 0) {
         dprintf(2, "pmt_run: chdir %s: %s\n", o->cwd, strerror(errno));
+        _exit(126);
+    }
+    if (o->thp_off && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
+        dprintf(2, "pmt_run: PR_SET_THP_DISABLE: %s\n", strerror(errno));
         _exit(126);
     }
     execve(prog, (char *const *)o->argv, env);

@@ -83,6 +83,8 @@ struct pmt_run_opts {
                                  the cleaned environment; "NAME" alone unsets NAME */
     const char *stdin_text;   /* NULL: stdin is /dev/null */
     int timeout_s;            /* 0: 60 s; the process group is killed and the test fails */
+    bool thp_off;             /* no transparent huge pages for the process (prctl
+                                 PR_SET_THP_DISABLE, kept across execve) */
 };
 
 struct pmt_run_result {

@@ -47,6 +47,13 @@ static void run_check(const struct pmt_python *py, const void *arg)
                 .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes),
                                 "PYMEMTRACE_RSS=check", "PYMEMTRACE_D_RSS_TRIGGER=0"),
                 .timeout_s = E2E_TIMEOUT,
+                /* khugepaged fills a huge page's missing pages in another
+                 * thread of the kernel, raising RSS with no fault of this
+                 * process: the fast source sees that at its next statm read
+                 * (rss.h), not at the event, so check would count it. 3.15
+                 * asks for huge pages on its arenas, and one run in three
+                 * differed by 8-140 pages with khugepaged scanning often. */
+                .thp_off = true,
             },
             &r);
     cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
