@@ -98,14 +98,14 @@ static uint64_t rss_statm(void)
     return rss_decimal(&p) * rss_page;
 }
 
-static uint64_t rss_ticks_per_us(void)
+uint64_t pmt_ticks_per_us(void)
 {
     return rss_clk.tsc ? (uint64_t)(1e3 / rss_clk.ns_per_tick) : 1000u;
 }
 
 static void rss_settle_for(uint64_t us)
 {
-    uint64_t until = pmt_ticks() + us * rss_ticks_per_us();
+    uint64_t until = pmt_ticks() + us * pmt_ticks_per_us();
     if (until > rss.settle_until)
         rss.settle_until = until;
 }
@@ -142,7 +142,7 @@ static int rss_heads_settled(uint64_t heads, uint64_t now)
         rss.pending_since = now;
         return 0;
     }
-    return now - rss.pending_since >= RSS_INFLIGHT_US * rss_ticks_per_us();
+    return now - rss.pending_since >= RSS_INFLIGHT_US * pmt_ticks_per_us();
 }
 
 uint64_t rss_refresh(uint64_t heads)

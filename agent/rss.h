@@ -129,6 +129,8 @@ int rss_open(int source, int glibc_malloc, char *desc, size_t desclen);
 /* In a forked child; writes what was chosen into desc, as rss_open. */
 void rss_reopen_after_fork(int glibc_malloc, char *desc, size_t desclen);
 uint64_t rss_refresh(uint64_t heads);
+/* pmt_ticks() per microsecond (rdtsc's rate as last calibrated, or 1000). */
+uint64_t pmt_ticks_per_us(void);
 uint64_t rss_read_slow(void);
 
 /* The raw clock, as cheap as it gets: rdtsc ticks, or CLOCK_MONOTONIC
