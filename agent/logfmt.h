@@ -39,7 +39,9 @@ const char *fmt_what_name(int what);
 
 /* "HDR: ...\n" of Profile/Trace logs. */
 size_t fmt_header(char *buf);
-/* "<prefix>: <event line>\n"; prefix is "FRST", "NEXT", "PREV" or "LAST". */
+/* "<prefix>: <event line>\n"; prefix is "FRST", "NEXT", "PREV" or "LAST".
+ * buf has room for PMT_LINE_MAX bytes (the line is shorter; bytes after it
+ * may be written over). */
 size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fields *f);
 /* "MSG:  %-12zu +%-6ld %-12.6f # <text>\n" */
 size_t fmt_msg_line(char *buf, uint64_t event, int64_t devent, uint64_t clock_us, const char *text);

@@ -80,6 +80,7 @@ static void rss_clock_sync(void)
         return; /* less than a millisecond to measure a rate on */
     uint64_t now_us = rss_clk.tsc ? pmt_ticks_us(tsc) : 0;
     rss_clk.ns_per_tick = (double)mono / (double)(tsc - rss_clk.tsc0);
+    rss_clk.us_per_tick = rss_clk.ns_per_tick / 1000.0;
     rss_clk.tsc_base = tsc;
     rss_clk.base_us = mono / 1000u > now_us ? mono / 1000u : now_us;
     rss_clk.tsc = 1;

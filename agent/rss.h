@@ -78,6 +78,7 @@ struct rss_state {
 struct rss_clock {
     int tsc;             /* 1: rdtsc, calibrated against CLOCK_MONOTONIC */
     double ns_per_tick;
+    double us_per_tick;  /* ns_per_tick / 1000: a multiply per line, not a divide */
     uint64_t tsc_base;   /* rdtsc at the last calibration */
     uint64_t base_us;    /* clock value at the last calibration */
     uint64_t tsc0;       /* rdtsc when the agent was loaded */
@@ -148,8 +149,8 @@ static inline uint64_t pmt_ticks(void)
 static inline uint64_t pmt_ticks_us(uint64_t t)
 {
     if (rss_clk.tsc) {
-        double ns = (double)(int64_t)(t - rss_clk.tsc_base) * rss_clk.ns_per_tick;
-        int64_t us = (int64_t)rss_clk.base_us + (int64_t)(ns / 1000.0);
+        double us_since = (double)(int64_t)(t - rss_clk.tsc_base) * rss_clk.us_per_tick;
+        int64_t us = (int64_t)rss_clk.base_us + (int64_t)us_since;
         return us > 0 ? (uint64_t)us : 0;
     }
     return (t - rss_clk.mono0_ns) / 1000u;
