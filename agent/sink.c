@@ -67,8 +67,7 @@ static int sk_hand_over(struct pmt_sink *s)
     s->len = 0;
     s->cur = (s->cur + 1) % PMT_SINK_NBUF;
     s->buf = s->mem + (size_t)s->cur * s->cap;
-    while (__atomic_load_n(&s->busy[s->cur], __ATOMIC_ACQUIRE))
-        writer_drain(); /* every buffer queued: the disk sets the pace */
+    writer_wait(&s->busy[s->cur]); /* every buffer queued: the disk sets the pace */
     return 0;
 }
 

@@ -210,6 +210,21 @@ int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *
     return 0;
 }
 
+void writer_wait(volatile int *busy)
+{
+    /* The writer is at it now: a few microseconds, mostly. A sleep rounds
+     * up to the timer slack (50 us), so first watch, where a CPU is ours. */
+    long long until = wr_may_spin ? rawthread_clock_ns(CLOCK_MONOTONIC) + WR_SPIN_NS : 0;
+    while (__atomic_load_n(busy, __ATOMIC_ACQUIRE)) {
+        if (until && rawthread_clock_ns(CLOCK_MONOTONIC) < until) {
+            for (int i = 0; i < 64 && __atomic_load_n(busy, __ATOMIC_ACQUIRE); i++)
+                __builtin_ia32_pause();
+        } else {
+            wr_pause();
+        }
+    }
+}
+
 void writer_drain(void)
 {
     while (wr_running && __atomic_load_n(&wr_tail, __ATOMIC_ACQUIRE) != wr_head)

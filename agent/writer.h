@@ -28,6 +28,8 @@ int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *
 int writer_start_now(void);
 /* Waits until everything queued is written. */
 void writer_drain(void);
+/* Waits until *busy (a job's flag, writer_submit) is 0: its buffer written. */
+void writer_wait(volatile int *busy);
 /* Drains and ends the thread (before fork). */
 void writer_stop(void);
 /* In a forked child: there is no thread; forget the queue. */
