@@ -121,6 +121,60 @@ static void run_same_jump(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(rss, same_jump_as_statm, run_same_jump, NULL)
 
+/* RSS the kernel raises with no fault of the process (rss_kernel_own.py:
+ * MADV_COLLAPSE through a raw syscall, as khugepaged does on its own): the
+ * fast source logs the same +2 MB within RSS_MAX_AGE_EVENTS (65536) events
+ * of where statm at every event logs it. Returns the jump's line, or NULL
+ * when the kernel cannot collapse (*why says so). */
+static const struct pmt_line *kernel_own_jump(const struct pmt_python *py, const char *source,
+                                              const char **why)
+{
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("rss_kernel_own.py")),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile",
+                                pmt_strf("PYMEMTRACE_RSS=%s", source)),
+            },
+            &r);
+    if (r.exited && r.exit_code == 3) {
+        *why = pmt_strf("the kernel made no huge page: %s", r.out);
+        return NULL;
+    }
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    cr_assert_eq(set.n, 1);
+    e2e_check_log(&set.files[0], NULL, -1);
+    const struct pmt_log *log = set.files[0].log;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->lines[i].kind == PMT_K_NEXT && log->lines[i].drss >= 1536L * 1024)
+            return &log->lines[i];
+    cr_assert_fail("%s (RSS %s): no +2 MB line", set.files[0].path, source);
+    return NULL;
+}
+
+static void run_kernel_own(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    if (e2e_sanitized())
+        cr_skip_test("the fast RSS source needs glibc's allocator; a sanitizer's is in use");
+    const char *why = NULL;
+    const struct pmt_line *slow = kernel_own_jump(py, "statm", &why);
+    if (!slow)
+        cr_skip_test("%s", why);
+    const struct pmt_line *fast = kernel_own_jump(py, "auto", &why);
+    cr_assert_not_null(fast, "%s", why);
+    cr_assert(fast->event >= slow->event && fast->event <= slow->event + 65536,
+              "the +2 MB at event %llu with statm, at %llu with the fast source",
+              (unsigned long long)slow->event, (unsigned long long)fast->event);
+    long diff = fast->drss - slow->drss;
+    cr_assert(diff > -65536 && diff < 65536, "dRSS %ld vs %ld", fast->drss, slow->drss);
+}
+
+E2E_TESTS_SUPPORTED(rss, kernel_own_change, run_kernel_own, NULL)
+
 /* Where the fast source is unavailable the agent reads statm at every event
  * and says why in the first MSG line; the log is as good as ever. */
 /* A copy of a file in dir that any user can read (the checkout may sit in
