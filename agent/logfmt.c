@@ -117,6 +117,71 @@ static size_t fmt_lit(char *buf, const char *s)
     return n;
 }
 
+/* ---- escaping: every line stays one line ----------------------------------
+ * Names and texts come from the program (a code object renamed with
+ * code.replace(co_name=...), a file compiled under any name, a class made
+ * by type() with any name): a newline in one would forge lines. Control
+ * bytes (0x00-0x1f, 0x7f) and the backslash are written escaped:
+ * \n \r \t \\ and \xNN for the others. */
+static inline int fmt_is_special(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f || c == '\\';
+}
+
+int fmt_needs_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fmt_is_special((unsigned char)s[i]))
+            return 1;
+    return 0;
+}
+
+size_t fmt_escape(char *dst, size_t cap, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[4];
+        size_t len = 2;
+        e[0] = '\\';
+        if (!fmt_is_special(c)) {
+            e[0] = (char)c;
+            len = 1;
+        } else if (c == '\n') {
+            e[1] = 'n';
+        } else if (c == '\r') {
+            e[1] = 'r';
+        } else if (c == '\t') {
+            e[1] = 't';
+        } else if (c == '\\') {
+            e[1] = '\\';
+        } else {
+            e[1] = 'x';
+            e[2] = hex[c >> 4];
+            e[3] = hex[c & 15];
+            len = 4;
+        }
+        if (k + len > cap)
+            break; /* cut at a whole escape */
+        memcpy(dst + k, e, len);
+        k += len;
+    }
+    return k;
+}
+
+/* s (up to PMT_FIELD_MAX bytes) at buf, escaped where it must be; its
+ * length through *n. */
+static size_t fmt_text(char *buf, const char *s)
+{
+    size_t t = strnlen(s, PMT_FIELD_MAX);
+    if (__builtin_expect(!fmt_needs_escape(s, t), 1)) {
+        memcpy(buf, s, t);
+        return t;
+    }
+    return fmt_escape(buf, PMT_FIELD_MAX, s, t);
+}
+
 /* n bytes of s, aligned in a column of width (never cut: printf's %Ns) */
 static size_t fmt_aligned(char *buf, const char *s, size_t n, size_t width, enum fmt_align align)
 {
@@ -129,9 +194,26 @@ static size_t fmt_aligned(char *buf, const char *s, size_t n, size_t width, enum
     return n + pad;
 }
 
+/* A name a site escaped already (its length was given: logfmt.h), as it is. */
+static size_t fmt_cell_escaped(char *buf, const char *s, const struct fmt_col *col)
+{
+    return fmt_aligned(buf, s, strnlen(s, PMT_FIELD_MAX), col->width, col->align);
+}
+
 static size_t fmt_cell_str(char *buf, const char *s, const struct fmt_col *col)
 {
-    return fmt_aligned(buf, s ? s : "", s ? strnlen(s, PMT_FIELD_MAX) : 0, col->width, col->align);
+    size_t n = s ? strnlen(s, PMT_FIELD_MAX) : 0;
+    if (__builtin_expect(!fmt_needs_escape(s, n), 1))
+        return fmt_aligned(buf, s ? s : "", n, col->width, col->align);
+    /* Escaped in place (where the column's padding would start), then
+     * aligned: the text moves right for a right-aligned column. */
+    size_t e = fmt_escape(buf, PMT_FIELD_MAX, s, n);
+    if (col->align == FMT_RIGHT && e < col->width) {
+        memmove(buf + (col->width - e), buf, e);
+        memset(buf, ' ', col->width - e);
+        return col->width;
+    }
+    return e + (col->align == FMT_LEFT ? fmt_pad(buf + e, e, col->width) : 0);
 }
 
 static size_t fmt_cell_u64(char *buf, uint64_t v, const struct fmt_col *col)
@@ -219,11 +301,11 @@ static size_t fmt_event_cell(char *buf, int c, const struct pmt_event_fields *f)
     case EV_WHAT:
         return n + fmt_cell_str(buf + n, f->what, col);
     case EV_FILE:
-        return n + fmt_cell_str(buf + n, f->file, col);
+        return n + (f->file_len ? fmt_cell_escaped : fmt_cell_str)(buf + n, f->file, col);
     case EV_LINE:
         return n + fmt_cell_i64(buf + n, f->line, col);
     case EV_FUNC:
-        return n + fmt_cell_str(buf + n, f->func, col);
+        return n + (f->func_len ? fmt_cell_escaped : fmt_cell_str)(buf + n, f->func, col);
     case EV_RSS:
         return n + fmt_cell_u64(buf + n, f->rss, col);
     default:
@@ -367,7 +449,10 @@ size_t fmt_event_line(char *buf, const char *prefix, const struct pmt_event_fiel
     if (FMT_FITS_U(f->event, EV_EVENT_W) && f->devent >= 0 && FMT_FITS_U(f->devent, EV_DEVENT_W) &&
         FMT_FITS_CLOCK(f->clock_us, EV_CLOCK_W) && what_len <= EV_WHAT_W &&
         file_len <= EV_FILE_W && FMT_FITS_I(f->line, EV_LINE_W) && func_len <= EV_FUNC_W &&
-        FMT_FITS_U(f->rss, EV_RSS_W) && FMT_FITS_I(f->drss, EV_DRSS_W))
+        FMT_FITS_U(f->rss, EV_RSS_W) && FMT_FITS_I(f->drss, EV_DRSS_W) &&
+        /* a length given is a site's, whose names are escaped already */
+        (f->file_len || !fmt_needs_escape(f->file, file_len)) &&
+        (f->func_len || !fmt_needs_escape(f->func, func_len)))
         return fmt_event_fast(buf, prefix, f, what_len, file_len, func_len);
     size_t n = fmt_lit(buf, prefix);
     buf[n++] = ':';
@@ -388,9 +473,7 @@ size_t fmt_note_line(char *buf, const char *prefix, uint64_t event, int64_t deve
     for (int c = EV_EVENT; c <= EV_CLOCK; c++)
         n += fmt_event_cell(buf + n, c, &f);
     n += fmt_lit(buf + n, " # ");
-    size_t t = strnlen(text, PMT_FIELD_MAX);
-    memcpy(buf + n, text, t);
-    n += t;
+    n += fmt_text(buf + n, text);
     buf[n++] = '\n';
     return n;
 }
@@ -417,11 +500,11 @@ static size_t fmt_ref_cell(char *buf, int c, const struct pmt_ref_fields *f)
     case RF_TYPE:
         return n + fmt_cell_str(buf + n, f->type, col);
     case RF_FILE:
-        return n + fmt_cell_str(buf + n, f->file, col);
+        return n + (f->file_len ? fmt_cell_escaped : fmt_cell_str)(buf + n, f->file, col);
     case RF_LINE:
         return n + fmt_cell_i64(buf + n, f->line, col);
     case RF_FUNC:
-        return n + fmt_cell_str(buf + n, f->func, col);
+        return n + (f->func_len ? fmt_cell_escaped : fmt_cell_str)(buf + n, f->func, col);
     case RF_RSS:
         return n + fmt_cell_u64(buf + n, f->rss, col);
     default:
@@ -462,7 +545,9 @@ size_t fmt_ref_line(char *buf, const char *prefix, const struct pmt_ref_fields *
         (uintptr_t)f->address < ((uintptr_t)1 << 4 * (RF_ADDRESS_W - 2)) &&
         FMT_FITS_I(f->live, RF_LIVE_W) && type_len <= RF_TYPE_W && file_len <= RF_FILE_W &&
         FMT_FITS_I(f->line, RF_LINE_W) && func_len <= RF_FUNC_W && FMT_FITS_U(f->rss, RF_RSS_W) &&
-        FMT_FITS_I(f->drss, RF_DRSS_W))
+        FMT_FITS_I(f->drss, RF_DRSS_W) && !fmt_needs_escape(f->type, type_len) &&
+        (f->file_len || !fmt_needs_escape(f->file, file_len)) &&
+        (f->func_len || !fmt_needs_escape(f->func, func_len)))
         return fmt_ref_fast(buf, prefix, f, type_len, file_len, func_len);
     size_t n = fmt_lit(buf, prefix);
     buf[n++] = ':';
@@ -479,9 +564,7 @@ size_t fmt_ref_msg(char *buf, const char *prefix, uint64_t clock_us, const char 
     n += fmt_lit(buf + n, fmt_ref_cols[RF_CLOCK].sep);
     n += fmt_cell_clock(buf + n, clock_us, &fmt_ref_cols[RF_CLOCK]);
     n += fmt_lit(buf + n, " # ");
-    size_t t = strnlen(text, PMT_FIELD_MAX);
-    memcpy(buf + n, text, t);
-    n += t;
+    n += fmt_text(buf + n, text);
     buf[n++] = '\n';
     return n;
 }

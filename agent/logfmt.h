@@ -30,8 +30,8 @@ struct pmt_event_fields {
     const char *func;
     uint64_t rss;
     int64_t drss;
-    size_t file_len;    /* strlen(file) if known (0: measure it) */
-    size_t func_len;
+    size_t file_len;    /* strlen(file) if known (0: measure it); given, the name is */
+    size_t func_len;    /* a site's, escaped already (sites.h), and written as it is */
 };
 
 /* Names of PyTrace_* event codes 0..7 as the What column spells them. */
@@ -62,7 +62,7 @@ struct pmt_ref_fields {
     const char *func;
     uint64_t rss;
     int64_t drss;
-    size_t file_len;     /* strlen(file) if known (0: measure it) */
+    size_t file_len;     /* as in pmt_event_fields: given, escaped already */
     size_t func_len;
 };
 
@@ -132,6 +132,13 @@ size_t fmt_sample_line(char *buf, const char *mark, const struct pmt_sample_fiel
  * Gregorian calendar, as gmtime_r gives it; without glibc's lock and time
  * zone state, so that it may run where glibc may not (rawthread.h). */
 void fmt_civil_time(int64_t secs, struct tm *tm);
+
+/* Escaping (docs/LOGS.md): control bytes (0x00-0x1f, 0x7f) and '\\' in a
+ * name or text are written as \n \r \t \\ or \xNN, so that every line
+ * stays one line. fmt_escape writes s's n bytes escaped into dst, at most
+ * cap bytes (cut before an escape that would not fit); returns the count. */
+int fmt_needs_escape(const char *s, size_t n);
+size_t fmt_escape(char *dst, size_t cap, const char *s, size_t n);
 
 /* Small helpers, exposed for the tests. */
 size_t fmt_u64(char *buf, uint64_t v);                 /* decimal, no padding */

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "agent/agent.h"
+#include "agent/logfmt.h"
 #include "agent/rss.h"
 
 #define SITE_CHUNK 1024 /* sites (48 bytes each) */
@@ -64,12 +65,38 @@ static int site_grow(void)
     return 0;
 }
 
+/* Escaped names (logfmt.h) are kept here, in chunks that are never freed:
+ * names that need it are rare (a program's own renamed code objects, files
+ * compiled under odd names). */
+#define SITE_TEXT_CHUNK (64u << 10)
+static char *site_text;
+static size_t site_text_used = SITE_TEXT_CHUNK;
+
+static const char *site_escaped(const char *u)
+{
+    size_t n = strnlen(u, PMT_FIELD_MAX);
+    if (!fmt_needs_escape(u, n))
+        return u;
+    if (SITE_TEXT_CHUNK - site_text_used < PMT_FIELD_MAX) {
+        char *c = site_map(SITE_TEXT_CHUNK);
+        if (!c)
+            return "?";
+        site_text = c;
+        site_text_used = 0;
+    }
+    char *out = site_text + site_text_used;
+    size_t e = fmt_escape(out, PMT_FIELD_MAX - 1, u, n);
+    out[e] = '\0';
+    site_text_used += e + 1;
+    return out;
+}
+
 static const char *site_utf8(pmt_obj *s)
 {
     const char *u = s ? pmt.py.api.PyUnicode_AsUTF8(s) : NULL;
     if (!u)
         pmt.py.api.PyErr_Clear();
-    return u ? u : "?";
+    return u ? site_escaped(u) : "?";
 }
 
 static const struct pmt_site *site_add(pmt_obj *code)

@@ -1,4 +1,5 @@
-/* sites: a code object's file and function name, resolved once, and the
+/* sites: a code object's file and function name, resolved once (escaped as
+ * logfmt.h says, where they must be), and the
  * line of (code object, instruction offset), cached.
  *
  * Python-access layer, shared by every mode's hooks and by FUNCTION's

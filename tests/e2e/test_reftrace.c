@@ -333,6 +333,17 @@ static void case_defaults(const struct pmt_python *py, const void *arg)
     no_types(run.log, builtin_names);
 }
 
+/* A class whose name would forge lines (reftrace_forged.py): its objects'
+ * lines carry the name escaped, one line each (issue 14). */
+static void case_forged_type(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    struct ref_run run;
+    ref_run(py, "reftrace_forged.py", NULL, NULL, NULL, &run);
+    cr_assert_eq(ref_count(run.log, "NEW", "T\\nDEL:\\tx"), 3, "%s", run.log->path);
+    cr_assert_eq(ref_count(run.log, "DEL", "T\\nDEL:\\tx"), 3, "%s", run.log->path);
+}
+
 static void case_no_gc(const struct pmt_python *py, const void *arg)
 {
     (void)arg;
@@ -506,6 +517,7 @@ static void case_daemon_finalizer(const struct pmt_python *py, const void *arg)
 E2E_TESTS_313_UP(reftrace, daemon_finalizer, case_daemon_finalizer, NULL)
 E2E_TESTS_313_UP(reftrace, defaults, case_defaults, NULL)
 E2E_TESTS_313_UP(reftrace, no_gc, case_no_gc, NULL)
+E2E_TESTS_313_UP(reftrace, forged_type, case_forged_type, NULL)
 E2E_TESTS_313_UP(reftrace, include, case_include, NULL)
 E2E_TESTS_313_UP(reftrace, exclude, case_exclude, NULL)
 E2E_TESTS_313_UP(reftrace, builtins, case_builtins, NULL)

@@ -111,6 +111,59 @@ Test(logfmt, long_fields_are_cut_at_field_max)
     cr_assert_eq(memchr(buf, 'x', n) != NULL, 1);
 }
 
+Test(logfmt, escape_exact_bytes)
+{
+    char out[64];
+    const char in[] = "a\nb\rc\td\\e\x01\x1f\x7f\xc3\xa9" "f";
+    size_t n = fmt_escape(out, sizeof out, in, sizeof in - 1);
+    const char *want_exact = "a\\nb\\rc\\td\\\\e\\x01\\x1f\\x7f\xc3\xa9" "f";
+    cr_assert_eq(n, strlen(want_exact), "[%.*s]", (int)n, out);
+    cr_assert_eq(memcmp(out, want_exact, n), 0, "[%.*s]", (int)n, out);
+    cr_assert_eq(fmt_needs_escape(in, sizeof in - 1), 1);
+    cr_assert_eq(fmt_needs_escape("plain <module> \xc3\xa9", 17), 0);
+    /* cut before an escape that would not fit */
+    n = fmt_escape(out, 5, "ab\x01", 3);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(memcmp(out, "ab", 2), 0);
+}
+
+Test(logfmt, forged_names_stay_one_line)
+{
+    /* A name with a newline would forge a line: every field that comes
+     * from the program is escaped, the line is one line, columns as printf
+     * gives them for the escaped text. */
+    struct pmt_event_fields f = {
+        5, 1, 250, "CALL", "evil\nEOF\n.py", 3, "f\nNEXT: 1 +1", 4096, 0, 0, 0,
+    };
+    size_t n = fmt_event_line(buf, "NEXT", &f);
+    snprintf(want, sizeof want, "NEXT: %-12d +%-6d %-12.6f %-8s %-80s %4d %-32s %12d %12d\n", 5, 1,
+             0.00025, "CALL", "evil\\nEOF\\n.py", 3, "f\\nNEXT: 1 +1", 4096, 0);
+    cr_assert_eq(n, strlen(want), "[%.*s]", (int)n, buf);
+    cr_assert_eq(memcmp(buf, want, n), 0, "[%.*s]\n[%s]", (int)n, buf, want);
+    /* A site's names come escaped (their lengths given): written as they
+     * are, on the fast path and on the slow one (a file past 80 columns). */
+    static const char esc_long[] =
+        "/a/very/long/path/of/more/than/eighty/columns/in/all/so/the/slow/path/writes/it/evil\\nEOF.py";
+    struct pmt_event_fields g = {5, 1, 250, "CALL", esc_long, 3, "f\\n", 4096, 0,
+                                 sizeof esc_long - 1, 3};
+    n = fmt_event_line(buf, "NEXT", &g);
+    snprintf(want, sizeof want, "NEXT: %-12d +%-6d %-12.6f %-8s %-80s %4d %-32s %12d %12d\n", 5, 1,
+             0.00025, "CALL", esc_long, 3, "f\\n", 4096, 0);
+    cr_assert_eq(n, strlen(want), "[%.*s]", (int)n, buf);
+    cr_assert_eq(memcmp(buf, want, n), 0, "[%.*s]\n[%s]", (int)n, buf, want);
+    n = fmt_msg_line(buf, 7, 0, 0, "log dir /tmp/a\nEOF");
+    const char *msg = "MSG:  7            +0      0.000000     # log dir /tmp/a\\nEOF\n";
+    cr_assert_eq(n, strlen(msg), "[%.*s]", (int)n, buf);
+    cr_assert_eq(memcmp(buf, msg, n), 0, "[%.*s]", (int)n, buf);
+    struct pmt_ref_fields r = {
+        .clock_us = 1, .address = (void *)0x1000, .live = 1, .type = "T\nNEW: x",
+        .file = "a.py", .line = 1, .func = "g", .rss = 4096, .drss = 0,
+    };
+    n = fmt_ref_line(buf, "NEW", &r);
+    cr_assert_eq(memchr(buf, '\n', n), buf + n - 1, "[%.*s]", (int)n, buf);
+    cr_assert_not_null(memmem(buf, n, "T\\nNEW: x", 9), "[%.*s]", (int)n, buf);
+}
+
 Test(logfmt, integers)
 {
     char b[32];
