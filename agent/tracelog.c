@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,8 +177,60 @@ static int tl_join(char *out, size_t cap, const char *dir, const char *name)
     return n < cap ? 0 : -1;
 }
 
+/* An existing file the agent may write its log into: a regular file of the
+ * agent's user, or /dev/null or /dev/full (which hold nobody's data; full
+ * is how a full disk is tried). Else why not (the file is left as it was).
+ * *regular says whether it is a regular file. */
+static const char *tl_refused(int fd, int *regular)
+{
+    struct stat st;
+    *regular = 0;
+    if (fstat(fd, &st) != 0)
+        return "cannot be examined";
+    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+        (minor(st.st_rdev) == 3 || minor(st.st_rdev) == 7))
+        return NULL;
+    if (S_ISFIFO(st.st_mode))
+        return "is a FIFO, not a regular file";
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        return "is a device, not a regular file";
+    if (S_ISSOCK(st.st_mode))
+        return "is a socket, not a regular file";
+    if (!S_ISREG(st.st_mode))
+        return "is not a regular file";
+    if (st.st_uid != geteuid())
+        return "belongs to another user";
+    *regular = 1;
+    return NULL;
+}
+
+/* PYMEMTRACE_LOG_FILE's path: a new file, or an own regular one emptied.
+ * Never through a symbolic link (its target could be anyone's file, or
+ * /dev/stdout, the program's own output), never blocking (a FIFO with no
+ * reader), never truncating before the file is known to be the user's. */
+static int tl_open_named(const char *path, const char **why)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0666);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            *why = "is a symbolic link";
+        else if (errno == ENXIO)
+            *why = "is a FIFO, not a regular file";
+        return -1;
+    }
+    int regular;
+    *why = tl_refused(fd, &regular);
+    if (*why || (regular && ftruncate(fd, 0) != 0) || fcntl(fd, F_SETFL, 0) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
 static int tl_create(const struct pmt_log_env *env, char letter, unsigned depth, unsigned *ordinal,
-                     char *path, size_t cap)
+                     char *path, size_t cap, const char **why)
 {
     const struct pmt_config *cfg = env->cfg;
     char name[2048];
@@ -189,21 +242,20 @@ static int tl_create(const struct pmt_log_env *env, char letter, unsigned depth,
     }
     for (int attempt = 0; attempt < 1000; attempt++) {
         unsigned n = (*ordinal)++;
-        int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
         if (cfg->log_file) {
-            if (!fmt_log_pattern(name, sizeof name, cfg->log_file, getpid(), letter, n))
+            if (!fmt_log_pattern(name, sizeof name, cfg->log_file, getpid(), letter, n) ||
+                tl_join(path, cap, cfg->log_dir, name) != 0)
                 return errno = ENAMETOOLONG, -1;
-            flags |= O_TRUNC;
-        } else {
-            if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), letter, depth,
-                              env->py_version))
-                return errno = ENAMETOOLONG, -1;
-            flags |= O_EXCL; /* never overwrite: after exec the same pid starts over */
+            return tl_open_named(path, why);
         }
-        if (tl_join(path, cap, cfg->log_dir, name) != 0)
+        if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), letter, depth,
+                          env->py_version) ||
+            tl_join(path, cap, cfg->log_dir, name) != 0)
             return errno = ENAMETOOLONG, -1;
-        int fd = open(path, flags, 0666);
-        if (fd >= 0 || errno != EEXIST || cfg->log_file)
+        /* A new file only (O_EXCL, which no symbolic link passes): after
+         * exec the same pid starts over, and a name taken is tried again. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0666);
+        if (fd >= 0 || errno != EEXIST)
             return fd;
     }
     return -1;
@@ -214,10 +266,15 @@ static int tl_create_said(const struct pmt_log_env *env, const struct pmt_log_ki
                           const char *then)
 {
     path[0] = '\0';
-    int fd = tl_create(env, kind->letter, depth, ordinal, path, cap);
+    const char *why = NULL;
+    int fd = tl_create(env, kind->letter, depth, ordinal, path, cap, &why);
     if (fd < 0) {
         int err = errno;
-        if (path[0])
+        if (why)
+            pmt_say("will not write the ", kind->name, " log into ", path, ": it ", why,
+                    " (the agent writes a new file, one of its user's regular files, or /dev/null)",
+                    then, NULL);
+        else if (path[0])
             pmt_say("cannot create ", path, ": ", pmt_errtext(err), then, NULL);
         else
             pmt_say("cannot name the ", kind->name, " log: ", pmt_errtext(err), then, NULL);

@@ -1,7 +1,12 @@
-/* The agent against what a program may do to it (issue 14): names that
- * would forge lines. */
+/* The agent against what a program or another user may do to it (issue
+ * 14): names that would forge lines, log paths that are not a new or own
+ * regular file. */
+#include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "checks.h"
 
@@ -40,3 +45,87 @@ static void case_forged_names(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(hostile, forged_names_profile, case_forged_names, "profile")
 E2E_TESTS_SUPPORTED(hostile, forged_names_trace, case_forged_names, "trace")
+
+/* ---- where a log may go --------------------------------------------------------
+ * PYMEMTRACE_LOG_FILE naming something that is not a new file or one of the
+ * user's regular files: a symbolic link (to a file someone cares about, or
+ * /dev/stdout, the program's own output), a FIFO with no reader (open
+ * blocked before the program started), a file another user planted in a
+ * sticky world-writable folder. One line on stderr; the program runs as
+ * without the agent; the file is left as it was. An own regular file is
+ * emptied and used. */
+enum target { T_SYMLINK, T_DEV_STDOUT, T_FIFO, T_OTHERS, T_OWN };
+
+static void case_log_file(const struct pmt_python *py, const void *arg)
+{
+    enum target t = (enum target)(intptr_t)arg;
+    const char *dir = pmt_tmpdir();
+    char *precious = pmt_join(dir, "precious");
+    pmt_write_file(precious, "precious\n", 0644);
+    char *target = pmt_join(dir, "log");
+    const char *why = NULL;
+    switch (t) {
+    case T_SYMLINK:
+        cr_assert_eq(symlink(precious, target), 0);
+        why = "is a symbolic link";
+        break;
+    case T_DEV_STDOUT:
+        target = "/dev/stdout";
+        why = "is a symbolic link";
+        break;
+    case T_FIFO:
+        cr_assert_eq(mkfifo(target, 0600), 0);
+        why = "is a FIFO, not a regular file";
+        break;
+    case T_OTHERS: {
+        if (geteuid() != 0)
+            cr_skip_test("needs root, to plant a file of another user's");
+        struct passwd *nobody = getpwnam("nobody");
+        cr_assert_not_null(nobody);
+        char *sticky = pmt_join(dir, "sticky");
+        cr_assert_eq(mkdir(sticky, 01777), 0);
+        cr_assert_eq(chmod(sticky, 01777), 0);
+        target = pmt_join(sticky, "planted");
+        pmt_write_file(target, "theirs\n", 0666);
+        cr_assert_eq(chown(target, nobody->pw_uid, nobody->pw_gid), 0);
+        why = "belongs to another user";
+        break;
+    }
+    case T_OWN:
+        pmt_write_file(target, "an old log\n", 0644);
+        break;
+    }
+    const char *program = e2e_program("plain.py");
+    struct pmt_run_result bare, r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program), .cwd = dir}, &bare);
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program),
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile",
+                                                   pmt_strf("PYMEMTRACE_LOG_FILE=%s", target)),
+                                   .timeout_s = 20},
+            &r);
+    cr_assert(r.exited && r.exit_code == bare.exit_code, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, bare.out);
+    if (t == T_OWN) {
+        size_t len;
+        char *text = pmt_read_file(target, &len);
+        cr_assert(len > 8 && !strncmp(text, "SOF\n", 4) && !strcmp(text + len - 4, "EOF\n") &&
+                      !strstr(text, "an old log"),
+                  "%s: not the log alone: %s", target, text);
+        cr_assert_str_eq(r.err, pmt_strf("pymemtrace: profile log: %s\n%s", target, bare.err));
+        return;
+    }
+    char *want = pmt_strf("pymemtrace: will not write the profile log into %s: it %s (the agent "
+                          "writes a new file, one of its user's regular files, or /dev/null); not tracing\n%s",
+                          target, why, bare.err);
+    cr_assert_str_eq(r.err, want);
+    cr_assert_str_eq(pmt_read_file(precious, NULL), "precious\n");
+    if (t == T_OTHERS)
+        cr_assert_str_eq(pmt_read_file(target, NULL), "theirs\n");
+}
+
+E2E_TESTS_SUPPORTED(hostile, log_file_symlink, case_log_file, (void *)T_SYMLINK)
+E2E_TESTS_SUPPORTED(hostile, log_file_dev_stdout, case_log_file, (void *)T_DEV_STDOUT)
+E2E_TESTS_SUPPORTED(hostile, log_file_fifo, case_log_file, (void *)T_FIFO)
+E2E_TESTS_SUPPORTED(hostile, log_file_others, case_log_file, (void *)T_OTHERS)
+E2E_TESTS_SUPPORTED(hostile, log_file_own, case_log_file, (void *)T_OWN)
