@@ -563,24 +563,6 @@ static int fn_watch_functions(void)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
-/* Logs open at calls of the function, long after start-up: the folder is
- * fixed now, so that a program that changes its current folder meanwhile
- * still writes where it was started (as the other modes, which open their
- * logs at start-up, do). */
-static char fn_log_dir[4096];
-
-static void fn_fix_log_dir(void)
-{
-    const char *dir = pmt.cfg.log_dir;
-    char cwd[2048];
-    if ((dir && dir[0] == '/') || !getcwd(cwd, sizeof cwd))
-        return;
-    int n = dir ? snprintf(fn_log_dir, sizeof fn_log_dir, "%s/%s", cwd, dir)
-                : snprintf(fn_log_dir, sizeof fn_log_dir, "%s", cwd);
-    if (n > 0 && (size_t)n < sizeof fn_log_dir)
-        pmt.cfg.log_dir = fn_log_dir;
-}
-
 int fn_install(void)
 {
     if (fs_parse(pmt.cfg.function, &fn_spec) != 0) { /* cfg_parse checked the count */
@@ -593,7 +575,6 @@ int fn_install(void)
                 " lacks PyFunction_Type or a thread-state getter; not tracing", NULL);
         return -1;
     }
-    fn_fix_log_dir();
     if (fn_watch_functions() == 0)
         return fn_broken ? -1 : 0;
     return fn_use_evaluator();

@@ -47,9 +47,29 @@ static char lc_cfg_err[PMT_CFG_ERRLEN];
 
 extern char **environ;
 
+/* The log folder is fixed when the agent starts: the folder the program
+ * started in, or PYMEMTRACE_LOG_DIR made absolute against it. Logs opened
+ * later (a forked child's, a traced function's call, a reopened one) go
+ * there even after the program's os.chdir. */
+static char lc_log_dir[4096];
+
+static void lc_fix_log_dir(void)
+{
+    const char *dir = pmt.cfg.log_dir;
+    char cwd[2048];
+    if ((dir && dir[0] == '/') || !getcwd(cwd, sizeof cwd))
+        return; /* absolute already, or no current folder to fix (removed) */
+    int n = dir ? snprintf(lc_log_dir, sizeof lc_log_dir, "%s/%s", cwd, dir)
+                : snprintf(lc_log_dir, sizeof lc_log_dir, "%s", cwd);
+    if (n > 0 && (size_t)n < sizeof lc_log_dir)
+        pmt.cfg.log_dir = lc_log_dir;
+}
+
 void pmt_start(char *const envp[])
 {
     lc_cfg_rc = cfg_parse(envp, &pmt.cfg, lc_cfg_err, sizeof lc_cfg_err);
+    if (lc_cfg_rc == 0)
+        lc_fix_log_dir();
 }
 
 /* PYMEMTRACE_CHILDREN=0: the environment this process passes on carries

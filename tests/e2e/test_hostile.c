@@ -129,3 +129,36 @@ E2E_TESTS_SUPPORTED(hostile, log_file_dev_stdout, case_log_file, (void *)T_DEV_S
 E2E_TESTS_SUPPORTED(hostile, log_file_fifo, case_log_file, (void *)T_FIFO)
 E2E_TESTS_SUPPORTED(hostile, log_file_others, case_log_file, (void *)T_OTHERS)
 E2E_TESTS_SUPPORTED(hostile, log_file_own, case_log_file, (void *)T_OWN)
+
+/* ---- chdir ---------------------------------------------------------------------
+ * chdir_fork.py moves into elsewhere/ and forks: the child's log, opened
+ * after the move, goes into the folder the agent started in (default), or
+ * into PYMEMTRACE_LOG_DIR made absolute then (relative), with the parent's. */
+static void case_chdir(const struct pmt_python *py, const void *arg)
+{
+    const char *log_dir = arg; /* NULL: the default */
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST(py->path, e2e_program("chdir_fork.py")),
+                .cwd = dir,
+                .env = log_dir ? PMT_LIST(e2e_preload(), "PYMEMTRACE=profile",
+                                          pmt_strf("PYMEMTRACE_LOG_DIR=%s", log_dir))
+                               : PMT_LIST(e2e_preload(), "PYMEMTRACE=profile"),
+                .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    struct pmt_logset set, stray;
+    pmt_logset_load(log_dir ? pmt_join(dir, log_dir) : dir, &set);
+    cr_assert_eq(set.n, 2, "%s: the parent's and the child's log expected", dir);
+    char *moved = pmt_join(dir, log_dir ? pmt_strf("elsewhere/%s", log_dir) : "elsewhere");
+    if (access(moved, F_OK) == 0) {
+        pmt_logset_load(moved, &stray);
+        cr_assert_eq(stray.n, 0, "a log went into the folder the program moved to");
+    }
+    for (size_t i = 0; i < set.n; i++)
+        e2e_check_log(&set.files[i], NULL, -1);
+}
+
+E2E_TESTS_SUPPORTED(hostile, chdir_default_dir, case_chdir, NULL)
+E2E_TESTS_SUPPORTED(hostile, chdir_relative_dir, case_chdir, "logs")
