@@ -10,18 +10,51 @@
 
 void pmt_say(const char *first, ...)
 {
-    char line[2048] = "pymemtrace: ";
-    size_t n = strlen(line);
+    /* One line of at most 2 KiB. A part too long for it (a 128 KiB path)
+     * is cut in its middle, "[...]" marking the cut, so that the line still
+     * ends as it should ("; not tracing"). */
+    enum { CAP = 2048, MAXPARTS = 24 };
+    static const char prefix[] = "pymemtrace: ", cut[] = "[...]";
+    const char *parts[MAXPARTS];
+    size_t lens[MAXPARTS], total = sizeof prefix - 1, np = 0, longest = 0;
     va_list ap;
     va_start(ap, first);
-    for (const char *part = first; part; part = va_arg(ap, const char *)) {
-        size_t k = part ? strlen(part) : 0;
-        if (k > sizeof line - 1 - n)
-            k = sizeof line - 1 - n;
-        memcpy(line + n, part, k);
-        n += k;
+    for (const char *part = first; part && np < MAXPARTS; part = va_arg(ap, const char *)) {
+        parts[np] = part;
+        lens[np] = strlen(part);
+        total += lens[np];
+        if (lens[np] > lens[longest])
+            longest = np;
+        np++;
     }
     va_end(ap);
+    size_t room = CAP - 1; /* the '\n' */
+    size_t keep_head = (size_t)-1, keep_tail = 0;
+    if (total > room && np) {
+        size_t excess = total - room + (sizeof cut - 1);
+        size_t keep = lens[longest] > excess ? lens[longest] - excess : 0;
+        keep_head = keep / 2;
+        keep_tail = keep - keep_head;
+    }
+    char line[CAP];
+    size_t n = 0;
+#define SAY_PUT(s, k)                                                                          \
+    do {                                                                                       \
+        size_t k_ = (k) < room - n ? (k) : room - n;                                           \
+        memcpy(line + n, (s), k_);                                                             \
+        n += k_;                                                                               \
+    } while (0)
+    SAY_PUT(prefix, sizeof prefix - 1);
+    for (size_t i = 0; i < np; i++) {
+        if (i == longest && keep_head != (size_t)-1) {
+            SAY_PUT(parts[i], keep_head);
+            SAY_PUT(cut, sizeof cut - 1);
+            SAY_PUT(parts[i] + lens[i] - keep_tail, keep_tail);
+        } else {
+            SAY_PUT(parts[i], lens[i]);
+        }
+    }
+#undef SAY_PUT
     line[n++] = '\n';
     while (pmt_sys3(SYS_write, 2, line, n) == -EINTR)
         ;

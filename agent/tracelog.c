@@ -140,7 +140,7 @@ static int tl_mkdirs(const char *dir)
     char tmp[4096];
     size_t n = strlen(dir);
     if (n == 0 || n >= sizeof tmp)
-        return n == 0 ? 0 : -1;
+        return n == 0 ? 0 : (errno = ENAMETOOLONG, -1);
     memcpy(tmp, dir, n + 1);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/')

@@ -162,3 +162,70 @@ static void case_chdir(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(hostile, chdir_default_dir, case_chdir, NULL)
 E2E_TESTS_SUPPORTED(hostile, chdir_relative_dir, case_chdir, "logs")
+
+/* ---- a long setting's line -----------------------------------------------------
+ * A 120 KB PYMEMTRACE_LOG_DIR: the one stderr line is cut in the path's
+ * middle ("[...]"), never before its end ("; not tracing"). */
+static void case_long_log_dir(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    size_t len = 120000;
+    char *dir_value = malloc(len + 1);
+    memset(dir_value, 'x', len);
+    memcpy(dir_value, "/tmp/", 5);
+    dir_value[len] = '\0';
+    const char *program = e2e_program("plain.py");
+    struct pmt_run_result bare, r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program), .cwd = pmt_tmpdir()}, &bare);
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, program),
+                                   .cwd = pmt_tmpdir(),
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile",
+                                                   pmt_strf("PYMEMTRACE_LOG_DIR=%s", dir_value)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == bare.exit_code, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, bare.out);
+    const char *ours = r.err, *nl = strchr(ours, '\n');
+    cr_assert_not_null(nl);
+    cr_assert_str_eq(nl + 1, bare.err, "one line of the agent's, then the program's");
+    size_t n = (size_t)(nl - ours);
+    static const char head[] = "pymemtrace: cannot create the log folder /tmp/xxx";
+    static const char tail[] = "xxx: File name too long; not tracing";
+    cr_assert(n < 2048 && !strncmp(ours, head, sizeof head - 1) &&
+                  !strncmp(nl - (sizeof tail - 1), tail, sizeof tail - 1) &&
+                  memmem(ours, n, "x[...]x", 7),
+              "%.*s", (int)n, ours);
+}
+
+E2E_TEST_PY(hostile, long_log_dir_debian, PMT_PY_DEBIAN, case_long_log_dir, NULL)
+
+/* ---- file modes -----------------------------------------------------------------
+ * Logs hold paths and function names: they are made as the program's own
+ * files are, 0666 and the folder 0777 less the umask (077 here: 0600, 0700). */
+static void case_umask(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){
+                .argv = PMT_LIST("/bin/sh", "-c", "umask 077 && exec \"$0\" \"$1\"", py->path,
+                                 e2e_program("plain.py")),
+                .cwd = dir,
+                .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,sample", "PYMEMTRACE_LOG_DIR=logs"),
+                .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 4, "%s", pmt_run_describe(&r));
+    struct stat st;
+    char *logs = pmt_join(dir, "logs");
+    cr_assert_eq(stat(logs, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0700, "%s: mode %o", logs, st.st_mode & 07777);
+    struct pmt_logset set;
+    pmt_logset_load(logs, &set);
+    cr_assert_eq(set.n, 2);
+    for (size_t i = 0; i < set.n; i++) {
+        cr_assert_eq(stat(set.files[i].path, &st), 0);
+        cr_assert_eq(st.st_mode & 07777, 0600, "%s: mode %o", set.files[i].path, st.st_mode & 07777);
+    }
+}
+
+E2E_TEST_PY(hostile, umask_debian, PMT_PY_DEBIAN, case_umask, NULL)
