@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ __attribute__((visibility("hidden"))) volatile unsigned char pmt_dlsym_watch = 1
     X(pthread_create) X(pthread_exit)                                                     \
     X(execv) X(execve) X(execvp) X(execvpe) X(fexecve)                                    \
     X(setuid) X(setgid) X(seteuid) X(setegid) X(setreuid) X(setregid) X(setresuid)        \
-    X(setresgid) X(setgroups) X(initgroups)
+    X(setresgid) X(setgroups) X(initgroups)                                               \
+    X(signal)
 #define EN_DECLARE(name) static __typeof__(&name) en_real_##name;
 EN_FORWARDS(EN_DECLARE)
 static void en_resolve_forwards(void);
@@ -138,6 +140,31 @@ __attribute__((visibility("default"), noreturn)) void _exit(int status)
 
 #define EN_REAL(name) (en_real_##name ? en_real_##name : (en_real_##name = en_next(#name)))
 
+
+/* A fatal signal's default, asked for by the program while the agent
+ * watches it, is the agent's handler, which ends the same way once the logs
+ * are complete (lifecycle.h). Anything else passes unchanged. */
+__attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction *act,
+                                                     struct sigaction *old)
+{
+    struct sigaction ours;
+    if (act && pmt_signal_keep(sig, act, &ours))
+        act = &ours;
+    return pmt_sigaction_next(sig, act, old);
+}
+
+__attribute__((visibility("default"))) __sighandler_t signal(int sig, __sighandler_t handler)
+{
+    struct sigaction ours, old, want;
+    memset(&want, 0, sizeof want);
+    want.sa_handler = handler;
+    if (handler != SIG_DFL || !pmt_signal_keep(sig, &want, &ours))
+        return EN_REAL(signal) ? en_real_signal(sig, handler) : SIG_ERR;
+    if (pmt_sigaction_next(sig, &ours, &old) != 0)
+        return SIG_ERR;
+    return (old.sa_flags & SA_SIGINFO) ? (__sighandler_t)(void (*)(void))old.sa_sigaction
+                                       : old.sa_handler;
+}
 
 __attribute__((visibility("default"))) int munmap(void *addr, size_t len)
 {

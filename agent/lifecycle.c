@@ -127,37 +127,108 @@ static void lc_keep_from_children(void)
         unsetenv("LD_PRELOAD");
 }
 
-/* ---- SIGTERM ---------------------------------------------------------------
- * A process ended by SIGTERM with its default action (multiprocessing's
- * Pool.terminate(), a service manager) runs neither atexit nor destructors.
- * Where the program leaves SIGTERM at its default, the agent's handler
- * completes the logs (a MSG line saying so, LAST, EOF; no Python API), puts
- * the default back and raises the signal again, so the process still dies
- * of it. Python's signal module, which read the disposition at start-up,
- * goes on reporting SIG_DFL; a handler the program sets replaces ours. */
+/* ---- fatal signals -----------------------------------------------------------
+ * A process ended by a signal at its default action (SIGTERM from
+ * multiprocessing's Pool.terminate() or a service manager, SIGHUP when its
+ * terminal goes, SIGPIPE where the program set it back to the default, a
+ * SIGSEGV in a C extension, abort()) runs neither atexit nor destructors.
+ * For each such signal the program leaves at its default when the agent
+ * starts, the agent's handler completes the logs (a MSG line naming the
+ * signal, LAST, EOF; the sampler's STOP line; no Python API), puts the
+ * default back and lets the signal do what it would have done: raised
+ * again when it was sent; for a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL
+ * from the CPU) the handler returns and the instruction faults again, so
+ * the exit status and the core dump are the same. Python's signal module,
+ * which read the dispositions at start-up, goes on reporting SIG_DFL; a
+ * handler the program (or faulthandler) sets replaces the agent's, and
+ * faulthandler, after its dump, calls the agent's in turn. */
 
-static void lc_end_by_signal(void)
+static const struct {
+    int sig;
+    const char *name;
+} lc_fatal[] = {
+    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
+    {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},       {SIGFPE, "SIGFPE"},   {SIGUSR1, "SIGUSR1"},
+    {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},     {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"},
+    {SIGTERM, "SIGTERM"}, {SIGXCPU, "SIGXCPU"},     {SIGXFSZ, "SIGXFSZ"}, {SIGVTALRM, "SIGVTALRM"},
+    {SIGSYS, "SIGSYS"},
+};
+#define LC_NFATAL (sizeof lc_fatal / sizeof lc_fatal[0])
+
+static volatile sig_atomic_t lc_pending_sig; /* deferred until a line is written */
+static volatile sig_atomic_t lc_dying;       /* a handler is completing the logs */
+static volatile sig_atomic_t lc_watching;    /* the handlers are the agent's to keep */
+
+/* The default action back, through libc's own sigaction (the agent's
+ * sigaction would put its handler back). */
+static void lc_default(int sig)
 {
-    if (pmt.active && getpid() == pmt.owner) {
-        for (int i = 0; i < PMT_NLOGS; i++)
-            pmt_logs_msg(&pmt.logs[i], "killed by signal 15 (SIGTERM)");
-        pmt_finish(0);
-    }
-    signal(SIGTERM, SIG_DFL);
-    raise(SIGTERM); /* delivered once signals are unblocked: the default action */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    pmt_sigaction_next(sig, &sa, NULL);
 }
 
-static void lc_on_sigterm(int sig)
+static int lc_is_fatal(int sig);
+
+static void lc_end_by_signal(int sig)
 {
-    (void)sig;
+    if (!lc_dying && getpid() == pmt.owner) {
+        lc_dying = 1;
+        char text[64] = "killed by signal ";
+        size_t n = strlen(text);
+        n += fmt_u64(text + n, (uint64_t)sig);
+        for (size_t i = 0; i < LC_NFATAL; i++) {
+            if (lc_fatal[i].sig == sig) { /* no stdio in a handler: by hand */
+                size_t k = strlen(lc_fatal[i].name);
+                text[n++] = ' ';
+                text[n++] = '(';
+                memcpy(text + n, lc_fatal[i].name, k);
+                n += k;
+                text[n++] = ')';
+                break;
+            }
+        }
+        text[n] = '\0';
+        if (pmt.active)
+            for (int i = 0; i < PMT_NLOGS; i++)
+                pmt_logs_msg(&pmt.logs[i], text);
+        pmt_finish(0);
+    }
+    lc_default(sig);
+}
+
+/* Whether the kernel raised sig for the instruction that faulted (which
+ * faults again when the handler returns), rather than someone sending it. */
+static int lc_from_fault(int sig, const siginfo_t *info)
+{
+    return (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL) && info &&
+           info->si_code > 0;
+}
+
+static void lc_on_fatal(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
     int saved = errno;
-    /* A line being written when the signal came (on this thread or another):
-     * its buffer is the interrupted code's; the writer finishes the line,
-     * then pmt_write_end comes back here (tracelog.h). */
-    if (pmt_log_writing)
-        pmt_log_signal_pending = 1;
-    else
-        lc_end_by_signal();
+    int fault = lc_from_fault(sig, info);
+    if (pmt_log_writing) {
+        /* A line being written when the signal came (on this thread or
+         * another): its buffer is the interrupted code's. A sent signal
+         * waits until the line is done (pmt_write_end comes back here,
+         * tracelog.h); a fault there cannot wait: the default, at once. */
+        if (!fault) {
+            lc_pending_sig = sig;
+            pmt_log_signal_pending = 1;
+            errno = saved;
+            return;
+        }
+        lc_default(sig);
+        errno = saved;
+        return;
+    }
+    lc_end_by_signal(sig);
+    if (!fault)
+        raise(sig); /* delivered once the handler returns: the default action */
     errno = saved;
 }
 
@@ -167,22 +238,51 @@ static void lc_signal_resume(void)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     pmt_log_signal_pending = 0;
-    lc_end_by_signal();
+    int sig = lc_pending_sig;
+    lc_end_by_signal(sig);
+    raise(sig);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void lc_watch_sigterm(void)
+static int lc_is_fatal(int sig)
 {
-    struct sigaction old, sa;
-    if (sigaction(SIGTERM, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
-        old.sa_handler != SIG_DFL)
+    for (size_t i = 0; i < LC_NFATAL; i++)
+        if (lc_fatal[i].sig == sig)
+            return 1;
+    return 0;
+}
+
+static void lc_fill_ours(struct sigaction *sa)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sa_sigaction = lc_on_fatal;
+    sigfillset(&sa->sa_mask);
+    sa->sa_flags = SA_RESTART | SA_SIGINFO;
+}
+
+int pmt_signal_keep(int sig, const struct sigaction *act, struct sigaction *ours)
+{
+    if (!lc_watching || lc_dying || !act || (act->sa_flags & SA_SIGINFO) ||
+        act->sa_handler != SIG_DFL || !lc_is_fatal(sig) || getpid() != pmt.owner)
+        return 0;
+    lc_fill_ours(ours);
+    return 1;
+}
+
+static void lc_watch_signals(void)
+{
+    if (lc_watching)
         return;
+    lc_watching = 1;
     pmt_log_deferred_signal = lc_signal_resume;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = lc_on_sigterm;
-    sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
+    for (size_t i = 0; i < LC_NFATAL; i++) {
+        struct sigaction old, sa;
+        if (pmt_sigaction_next(lc_fatal[i].sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+            old.sa_handler != SIG_DFL)
+            continue;
+        lc_fill_ours(&sa);
+        pmt_sigaction_next(lc_fatal[i].sig, &sa, NULL);
+    }
 }
 
 /* ---- install ---------------------------------------------------------------- */
@@ -304,13 +404,15 @@ static void lc_install(void)
     /* The Python-level calls first, so that none of them is logged: the
      * first event of a log belongs to the program. */
     pmt_call_with("atexit", "register", &lc_atexit_def); /* runs last of the callbacks */
-    if (!any)
+    if (!any) {
+        lc_watch_signals(); /* the sampler's log alone: its STOP line */
         return;
+    }
     if (pmt.cfg.function) {
         /* No hook anywhere until a traced function is called. */
         pmt.active = fn_install() == 0;
         if (pmt.active)
-            lc_watch_sigterm();
+            lc_watch_signals();
         return;
     }
     pmt.active = 1;
@@ -337,7 +439,7 @@ static void lc_install(void)
     LC_EACH_MODE(row)
     if (row->start && row->log >= 0 && pmt.logs[row->log].state == PMT_LOG_OPEN)
         row->start();
-    lc_watch_sigterm();
+    lc_watch_signals();
 }
 
 /* With PYMEMTRACE_RSS=check, each log ends with the comparison's result. */
@@ -355,6 +457,7 @@ static void lc_rss_check_line(struct pmt_log *lg)
 
 void pmt_finish(int python_usable)
 {
+    lc_watching = 0; /* a default the program asks for from now on is the default */
     LC_EACH_MODE(row)
     if (row->stop)
         row->stop();

@@ -12,6 +12,8 @@
 #ifndef PMT_LIFECYCLE_H
 #define PMT_LIFECYCLE_H
 
+#include <signal.h>
+
 #include "shim/shim.h"
 
 /* The constructor: reads the settings from envp (a bad one is said at
@@ -32,6 +34,12 @@ void pmt_finish(int python_usable);
  * completed first, as the new image runs no destructor. Does nothing in
  * any process but the traced one (a vfork child shares its memory). */
 void pmt_before_exec(void);
+
+/* entry.c's sigaction and signal: a program that asks for a fatal signal's
+ * default action while the agent watches it gets the agent's handler
+ * instead (which completes the logs, then ends as the default would): 1
+ * and *ours filled; else 0. */
+int pmt_signal_keep(int sig, const struct sigaction *act, struct sigaction *ours);
 
 /* Around a change of credentials (set*id): the agent's threads end before
  * and start again after. begin returns what end needs. */

@@ -3,7 +3,9 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
+#include <signal.h>
 #include <string.h>
 
 __attribute__((visibility("hidden"))) void *pmt_real_dlsym;
@@ -125,4 +127,15 @@ int pmt_glibc_malloc(void)
                rs_is_libc(libc, "free", 1) && rs_is_libc(libc, "realloc", 1);
     dlclose(libc);
     return same;
+}
+
+int pmt_sigaction_next(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    static int (*next)(int, const struct sigaction *, struct sigaction *);
+    if (!next)
+        next = (int (*)(int, const struct sigaction *, struct sigaction *))rs_libc_next("sigaction");
+    if (next)
+        return next(sig, act, old);
+    errno = ENOSYS;
+    return -1;
 }

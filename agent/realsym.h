@@ -28,6 +28,13 @@ PMT_EARLY void *pmt_dlsym(void *handle, const char *name);
  * RTLD_LOCAL). Leaves no dlerror behind. */
 void *pmt_real_symbol(const char *name, void *caller);
 
+/* sigaction as the next definition after the agent's (libc's) does it: the
+ * agent's own settings of its signal handlers go through here (entry.c's
+ * sigaction would keep its handler in place of a default). -1 and ENOSYS
+ * if there is none. */
+struct sigaction;
+int pmt_sigaction_next(int sig, const struct sigaction *act, struct sigaction *old);
+
 /* Whether malloc, calloc, free and realloc are glibc's (their unmaps are
  * then seen through the chunk headers, rss.h). */
 int pmt_glibc_malloc(void);

@@ -2,6 +2,7 @@
  * 14): names that would forge lines, log paths that are not a new or own
  * regular file. */
 #include <pwd.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,3 +230,74 @@ static void case_umask(const struct pmt_python *py, const void *arg)
 }
 
 E2E_TEST_PY(hostile, umask_debian, PMT_PY_DEBIAN, case_umask, NULL)
+
+/* ---- fatal signals --------------------------------------------------------------
+ * fatal_signal.py ends by a signal at its default action after 30 MB. With
+ * the agent the process dies of the same signal with the same output, and
+ * each log is complete: the MSG naming the signal, the 30 MB, LAST, EOF (the
+ * sampler's: its STOP line). */
+struct fatal_case {
+    const char *how, *name;
+    int sig;
+};
+
+static void case_fatal(const struct pmt_python *py, const void *arg)
+{
+    const struct fatal_case *c = arg;
+    if (c->sig == SIGSEGV && e2e_sanitized())
+        cr_skip_test("a sanitizer's runtime handles SIGSEGV itself in this run");
+    const char *program = e2e_program("fatal_signal.py");
+    const char *const *argv = c->name[0] ? PMT_LIST(py->path, program, c->how, c->name)
+                                         : PMT_LIST(py->path, program, c->how);
+    struct pmt_run_result bare;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = pmt_tmpdir(), .timeout_s = E2E_TIMEOUT}, &bare);
+    cr_assert(bare.signaled && bare.signal == c->sig, "without the agent: %s", pmt_run_describe(&bare));
+    static const char *const modes[] = {"profile", "trace", "sample"};
+    for (int m = 0; m < 3; m++) {
+        const char *dir = pmt_tmpdir();
+        struct pmt_run_result r;
+        pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                       .cwd = dir,
+                                       .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes[m]),
+                                                       "PYMEMTRACE_QUIET=1"),
+                                       .timeout_s = E2E_TIMEOUT},
+                &r);
+        cr_assert(r.signaled && r.signal == c->sig, "%s: %s", modes[m], pmt_run_describe(&r));
+        cr_assert_str_eq(r.out, bare.out, "%s", modes[m]);
+        if (strcmp(c->how, "segv_fh") != 0) /* faulthandler's dump names thread ids */
+            cr_assert_str_eq(r.err, bare.err, "%s", modes[m]);
+        size_t len;
+        struct pmt_logset set;
+        pmt_logset_load(dir, &set);
+        const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, "PTS"[m]);
+        char *text = pmt_read_file(f->path, &len);
+        if (modes[m][0] == 's') {
+            cr_assert(strstr(text, "ProcessLoggingThread-JSON-STOP"), "%s: no STOP line", f->path);
+            continue;
+        }
+        e2e_check_log(f, NULL, -1);
+        char *msg = pmt_strf("# killed by signal %d (%s)\n", c->sig, c->name[0] ? c->name
+                                                                  : c->sig == SIGSEGV ? "SIGSEGV"
+                                                                                      : "SIGABRT");
+        cr_assert(strstr(text, msg), "%s: no '%s'", f->path, msg);
+        bool grew = false;
+        for (size_t i = 0; i < f->log->n; i++)
+            grew = grew || (f->log->lines[i].kind == PMT_K_NEXT && f->log->lines[i].drss >= 30L << 20);
+        cr_assert(grew, "%s: no 30 MB line", f->path);
+    }
+}
+
+#define FATAL(id, how, name, sig)                                                              \
+    static const struct fatal_case fatal_##id = {how, name, sig};                              \
+    E2E_TESTS_SUPPORTED(hostile, signal_##id, case_fatal, &fatal_##id)
+
+FATAL(hup, "send", "SIGHUP", SIGHUP)
+FATAL(usr1, "send", "SIGUSR1", SIGUSR1)
+FATAL(alrm, "send", "SIGALRM", SIGALRM)
+FATAL(quit, "send", "SIGQUIT", SIGQUIT)
+FATAL(pipe_dfl, "dfl", "SIGPIPE", SIGPIPE)
+FATAL(int_dfl, "dfl", "SIGINT", SIGINT)
+FATAL(term_dfl, "dfl", "SIGTERM", SIGTERM)
+FATAL(segv, "segv", "", SIGSEGV)
+FATAL(segv_faulthandler, "segv_fh", "", SIGSEGV)
+FATAL(abort, "abort", "", SIGABRT)
