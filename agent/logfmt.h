@@ -13,9 +13,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Room for any line: fields longer than this are cut (a 4 KiB path). */
+/* Room for any line: fields longer than this are cut (a 4 KiB path). A
+ * reference line has three such fields (type, file, function). */
 #define PMT_FIELD_MAX 4096
-#define PMT_LINE_MAX (2 * PMT_FIELD_MAX + 512)
+#define PMT_LINE_MAX (3 * PMT_FIELD_MAX + 512)
 
 /* One Profile/Trace event as it is written. clock_us is the Clock column in
  * microseconds (rss.h says which clock); the line shows it as seconds with 6

@@ -3,7 +3,7 @@
  * Every line type is compared byte for byte with what snprintf makes of
  * docs/LOGS.md's format for the same fields (the Clock column from integers, as
  * the formatters define it: seconds and microseconds of clock_us; string
- * fields cut at PMT_FIELD_MAX bytes, as documented); the log names with
+ * fields cut at PMT_FIELD_MAX bytes and escaped, as documented); the log names with
  * their own expansion; the calendar with gmtime_r. Lines without a printf
  * form (native stacks, sampler lines) must stay inside their bounds and end
  * with a newline. Any difference aborts with both texts. */
@@ -52,6 +52,40 @@ static char *take_str(struct in *in, size_t most)
     return s;
 }
 
+/* A name or text as docs/LOGS.md says it is written: its first
+ * PMT_FIELD_MAX bytes, control bytes (0x00-0x1f, 0x7f) and the backslash
+ * escaped (backslash-n, -r, -t, a doubled backslash, backslash-x and two
+ * hex digits), cut before an escape that would pass PMT_FIELD_MAX bytes.
+ * Written here from the rule, not from the agent's code. */
+static char *escaped(const char *s)
+{
+    size_t n = strnlen(s, PMT_FIELD_MAX), k = 0;
+    char *out = malloc(PMT_FIELD_MAX + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[8];
+        if (c == '\n')
+            strcpy(e, "\\n");
+        else if (c == '\r')
+            strcpy(e, "\\r");
+        else if (c == '\t')
+            strcpy(e, "\\t");
+        else if (c == '\\')
+            strcpy(e, "\\\\");
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(e, sizeof e, "\\x%02x", c);
+        else
+            e[0] = (char)c, e[1] = '\0';
+        size_t el = strlen(e);
+        if (k + el > PMT_FIELD_MAX)
+            break;
+        memcpy(out + k, e, el);
+        k += el;
+    }
+    out[k] = '\0';
+    return out;
+}
+
 /* ---- comparing ---------------------------------------------------------------- */
 
 static char got[PMT_LINE_MAX + 64];
@@ -67,8 +101,7 @@ static void same(const char *what, size_t n, const char *expect)
     }
 }
 
-/* Names are written as they are (a newline in one is issue 14's: escaping
- * control characters), so only the bounds and the final newline. */
+/* Lines without a printf form: only the bounds and the final newline. */
 static void bounded(const char *what, size_t n, size_t most)
 {
     if (n == 0 || n > most || got[n - 1] != '\n') {
@@ -107,16 +140,19 @@ static void event_line(struct in *in)
     const char *prefix = prefixes[f.event % 4];
     char clock[64];
     clock_text(clock, sizeof clock, f.clock_us);
+    char *efile = escaped(file), *efunc = escaped(func);
     snprintf(want, sizeof want, "%s: %-12llu +%-6lld %-12s %-8s %-80" CUT " %4d %-32" CUT " %12llu %12lld\n",
-             prefix, (unsigned long long)f.event, (long long)f.devent, clock, f.what, file, f.line, func,
+             prefix, (unsigned long long)f.event, (long long)f.devent, clock, f.what, efile, f.line, efunc,
              (unsigned long long)f.rss, (long long)f.drss);
     same("event line", fmt_event_line(got, prefix, &f), want);
 
     snprintf(want, sizeof want, "MSG:  %-12llu +%-6lld %-12s # %" CUT "\n", (unsigned long long)f.event,
-             (long long)f.devent, clock, func);
+             (long long)f.devent, clock, efunc);
     same("MSG line", fmt_msg_line(got, f.event, f.devent, f.clock_us, func), want);
     free(file);
     free(func);
+    free(efile);
+    free(efunc);
 }
 
 static void ref_line(struct in *in)
@@ -137,17 +173,21 @@ static void ref_line(struct in *in)
     char clock[64], ptr[32];
     clock_text(clock, sizeof clock, f.clock_us);
     snprintf(ptr, sizeof ptr, "%p", f.address);
+    char *etype = escaped(type), *efile = escaped(file), *efunc = escaped(func);
     snprintf(want, sizeof want,
              "%s: %12s %16s %16lld %-32" CUT " %-80" CUT " %4d %-40" CUT " %16lld %16lld\n", prefix, clock,
-             ptr, (long long)f.live, type, file, f.line, func, (long long)f.rss, (long long)f.drss);
+             ptr, (long long)f.live, etype, efile, f.line, efunc, (long long)f.rss, (long long)f.drss);
     same("reference line", fmt_ref_line(got, prefix, &f), want);
-    snprintf(want, sizeof want, "ERR: %12s # %" CUT "\n", clock, type);
+    snprintf(want, sizeof want, "ERR: %12s # %" CUT "\n", clock, etype);
     same("reference MSG line", fmt_ref_msg(got, "ERR", f.clock_us, type), want);
     snprintf(want, sizeof want, "%p", f.address);
     same("pointer", fmt_ptr(got, f.address), want);
     free(type);
     free(file);
     free(func);
+    free(etype);
+    free(efile);
+    free(efunc);
 }
 
 static void numbers(struct in *in)

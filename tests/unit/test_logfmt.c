@@ -164,6 +164,21 @@ Test(logfmt, forged_names_stay_one_line)
     cr_assert_not_null(memmem(buf, n, "T\\nNEW: x", 9), "[%.*s]", (int)n, buf);
 }
 
+Test(logfmt, ref_line_with_three_long_fields_fits)
+{
+    /* A type, a file and a function of PMT_FIELD_MAX bytes each, all to be
+     * escaped: the line is cut within PMT_LINE_MAX, one line. */
+    static char type[PMT_FIELD_MAX + 1], file[PMT_FIELD_MAX + 1], func[PMT_FIELD_MAX + 1];
+    memset(type, '\n', PMT_FIELD_MAX);
+    memset(file, 'f', PMT_FIELD_MAX);
+    memset(func, '\x01', PMT_FIELD_MAX);
+    struct pmt_ref_fields r = {.clock_us = 1, .address = (void *)0x1000, .live = 1, .type = type,
+                               .file = file, .line = 1, .func = func, .rss = 4096, .drss = 0};
+    size_t n = fmt_ref_line(buf, "NEW", &r);
+    cr_assert_lt(n, (size_t)PMT_LINE_MAX);
+    cr_assert_eq(memchr(buf, '\n', n), buf + n - 1);
+}
+
 Test(logfmt, integers)
 {
     char b[32];
