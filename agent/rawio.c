@@ -2,6 +2,7 @@
 #include "agent/rawio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -80,4 +81,24 @@ const char *pmt_errtext(int err)
 {
     const char *s = strerrordesc_np(err);
     return s ? s : "unknown error";
+}
+
+size_t pmt_read_small(const char *path, char *buf, size_t cap)
+{
+    long fd = pmt_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    buf[0] = '\0';
+    if (fd < 0)
+        return 0;
+    while (n < cap - 1) {
+        long rc = pmt_sys3(SYS_read, fd, buf + n, cap - 1 - n);
+        if (rc == -EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        n += (size_t)rc;
+    }
+    pmt_sys3(SYS_close, fd, 0, 0);
+    buf[n] = '\0';
+    return n;
 }

@@ -109,27 +109,6 @@ static void sm_localtime(int64_t secs, struct tm *tm)
 
 /* ---- one sample (on any thread, under rawthread.h's rules) ----------------- */
 
-/* A small /proc file into buf, NUL-terminated; returns its length (0: unread). */
-static size_t sm_read(const char *path, char *buf, size_t cap)
-{
-    long fd = pmt_sys3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    size_t n = 0;
-    buf[0] = '\0';
-    if (fd < 0)
-        return 0;
-    while (n < cap - 1) {
-        long rc = pmt_sys3(SYS_read, fd, buf + n, cap - 1 - n);
-        if (rc == -EINTR)
-            continue;
-        if (rc <= 0)
-            break;
-        n += (size_t)rc;
-    }
-    pmt_sys3(SYS_close, fd, 0, 0);
-    buf[n] = '\0';
-    return n;
-}
-
 static uint64_t sm_us(struct timeval tv)
 {
     return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
@@ -142,7 +121,7 @@ static void sm_stat(uint64_t *start_ticks, uint64_t *blkio_ticks)
 {
     char buf[1024];
     *start_ticks = *blkio_ticks = 0;
-    if (!sm_read("/proc/self/stat", buf, sizeof buf))
+    if (!pmt_read_small("/proc/self/stat", buf, sizeof buf))
         return;
     const char *p = strrchr(buf, ')');
     if (!p)
@@ -175,10 +154,10 @@ static void sm_collect(struct pmt_sample_fields *f)
     /* psutil's memory_info on Linux: statm's seven fields, in pages. */
     uint64_t *const statm[] = {&f->vms, &f->rss, &f->shared, &f->text, &f->lib, &f->data, &f->dirty};
     const char *p = buf;
-    sm_read("/proc/self/statm", buf, sizeof buf);
+    pmt_read_small("/proc/self/statm", buf, sizeof buf);
     for (size_t i = 0; i < sizeof statm / sizeof statm[0]; i++)
         *statm[i] = rss_decimal(&p) * sm.page;
-    sm_read("/proc/self/status", buf, sizeof buf);
+    pmt_read_small("/proc/self/status", buf, sizeof buf);
     const char *hwm = strstr(buf, "\nVmHWM:");
     if (hwm) {
         hwm += 7;

@@ -14,11 +14,9 @@
 #include "agent/rss.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define WR_QUEUE 16
 #define WR_STACK (64 * 1024)
@@ -135,13 +133,8 @@ static void wr_pause(void)
 static double wr_cpus_of_cgroup(double n)
 {
     char buf[512], path[600];
-    int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-    ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (len <= 3)
+    if (pmt_read_small("/proc/self/cgroup", buf, sizeof buf) <= 3)
         return n;
-    buf[len] = '\0';
     char *g = memcmp(buf, "0::", 3) == 0 ? buf : strstr(buf, "\n0::");
     if (!g)
         return n;
@@ -151,13 +144,8 @@ static double wr_cpus_of_cgroup(double n)
     memcpy(path, "/sys/fs/cgroup", 14);
     memcpy(path + 14, g, k);
     memcpy(path + 14 + k, "/cpu.max", 9);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (len <= 0 || buf[0] < '0' || buf[0] > '9')
+    if (!pmt_read_small(path, buf, sizeof buf) || buf[0] < '0' || buf[0] > '9')
         return n; /* "max", or no controller */
-    buf[len] = '\0';
     const char *p = buf;
     uint64_t quota = rss_decimal(&p), period = rss_decimal(&p);
     double q = period ? (double)quota / (double)period : n;
@@ -169,9 +157,9 @@ static double wr_cpus(void)
 {
     int saved = errno; /* may run in a hook, after a fork */
     cpu_set_t set;
-    double n = wr_cpus_of_cgroup(sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1);
+    double n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     errno = saved;
-    return n;
+    return wr_cpus_of_cgroup(n);
 }
 
 static int wr_start(void)
