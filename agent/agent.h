@@ -31,7 +31,7 @@ struct pmt_agent {
     unsigned ordinal;       /* next log number of this process */
     struct pmt_log logs[PMT_NLOGS]; /* the event logs, by slot */
     struct pmt_log_env env; /* what every log shares */
-    char info[512];         /* first MSG line */
+    char info[640];         /* first MSG line */
 };
 
 extern struct pmt_agent pmt;

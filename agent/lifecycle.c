@@ -25,6 +25,7 @@
 #include "agent/chain.h"
 #include "agent/function.h"
 #include "agent/hooks.h"
+#include "agent/logclient.h"
 #include "agent/logset.h"
 #include "agent/modes.h"
 #include "agent/monitor.h"
@@ -352,12 +353,17 @@ static void lc_install(void)
 
     pmt.installed = 1;
     pmt.owner = getpid();
+    /* The log writer process first: every log opens through it. */
+    const char *no_writer = NULL;
+    pmt_sink_use_writer = pmt.cfg.writer == PMT_WRITER_PROCESS;
+    if (pmt_sink_use_writer && logclient_start(&no_writer) == 0)
+        no_writer = NULL;
     if (pmt.cfg.check) {
         pmt_log_ending_hook = lc_log_ending;
         pmt_log_closed_hook = chk_log_closed;
     }
     if (lc_event_modes()) {
-        char source[320];
+        char source[480];
         if (rss_open(pmt.cfg.rss_source, pmt_glibc_malloc(), source, sizeof source) != 0) {
             pmt_say("cannot open /proc/self/statm to read RSS; not tracing", NULL);
             return;
@@ -373,6 +379,11 @@ static void lc_install(void)
                 snprintf(source + n, sizeof source - n,
                          "; NAT lines: up to %d native frames (libunwind)", pmt.cfg.native_stack);
             }
+        }
+        if (no_writer) { /* said here, not on stderr: the logs are written all the same */
+            size_t n = strlen(source);
+            snprintf(source + n, sizeof source - n, "; lines written by this process (%s)",
+                     no_writer);
         }
         pmt_logs_set_info(source, tid);
     }
@@ -461,8 +472,10 @@ void pmt_finish(int python_usable)
     LC_EACH_MODE(row)
     if (row->stop)
         row->stop();
-    if (!pmt.active || getpid() != pmt.owner)
+    if (!pmt.active || getpid() != pmt.owner) {
+        logclient_end(); /* a sampler's log alone, or nothing: the writer ends */
         return;
+    }
     LC_EACH_MODE(row)
     {
         if (row->finish && LC_ON(row)) {
@@ -480,6 +493,7 @@ void pmt_finish(int python_usable)
             lc_rss_check_line(&pmt.logs[i]);
         tracelog_close(&pmt.logs[i]);
     }
+    logclient_end(); /* every line written, every log closed: the writer ends */
     if (!python_usable)
         return;
     /* Take the hooks out: threads still running after atexit (daemons)
@@ -504,17 +518,20 @@ void pmt_before_exec(void)
     LC_EACH_MODE(row)
     if (row->stop)
         row->stop(); /* not restarted if exec fails: such a mode has ended */
-    if (!pmt.active || getpid() != pmt.owner)
-        return;
-    if (pmt.cfg.function)
-        fn_before_exec();
-    for (int i = 0; i < PMT_NLOGS; i++) {
-        if (pmt.logs[i].state != PMT_LOG_OPEN)
-            continue;
-        tracelog_close(&pmt.logs[i]);
-        if (pmt.logs[i].state == PMT_LOG_CLOSED)
-            pmt.logs[i].state = PMT_LOG_REOPEN;
+    if (pmt.active && getpid() == pmt.owner) {
+        if (pmt.cfg.function)
+            fn_before_exec();
+        for (int i = 0; i < PMT_NLOGS; i++) {
+            if (pmt.logs[i].state != PMT_LOG_OPEN)
+                continue;
+            tracelog_close(&pmt.logs[i]);
+            if (pmt.logs[i].state == PMT_LOG_CLOSED)
+                pmt.logs[i].state = PMT_LOG_REOPEN;
+        }
     }
+    /* The new image has a ring of its own: this one's writer ends (a new
+     * one starts with the next log if exec fails). */
+    logclient_end();
 }
 
 /* What the python executable is about to run, from its cpython.run_* event:
@@ -659,6 +676,7 @@ static void lc_fork_parent(void)
 
 static void lc_fork_child(void)
 {
+    logclient_after_fork_child(); /* before anything can write into the parent's ring */
     pmt_thread_wrap_reset();
     pmt.ordinal = 0; /* the child's logs count from 0 */
     if (pmt.active && !pmt.cfg.children) {
@@ -673,7 +691,7 @@ static void lc_fork_child(void)
     } else if (pmt.active) {
         writer_after_fork_child();
         pmt.owner = getpid();
-        char source[320] = "";
+        char source[480] = "";
         rss_reopen_after_fork(pmt_glibc_malloc(), source, sizeof source);
         pmt_logs_set_info(source, (uint32_t)syscall(SYS_gettid)); /* the child's pid */
         pmt_thread_id_forget();

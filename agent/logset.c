@@ -8,7 +8,7 @@
 #include "agent/rss.h"
 #include "agent/sites.h"
 
-static char ls_rss_source[320];
+static char ls_rss_source[480];
 
 void pmt_logs_set_info(const char *rss_source, uint32_t tid)
 {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/logclient.h"
 #include "agent/logfmt.h"
 #include "agent/rawthread.h"
 #include "agent/rss.h"
@@ -44,7 +45,7 @@ struct sm_zone {
 
 static struct {
     enum sm_state state;
-    int fd;
+    struct pmt_sink sink;
     pid_t owner;              /* the process whose log this is */
     long long interval_ns;
     const struct pmt_log_env *env;
@@ -61,7 +62,7 @@ static struct {
     int nzones;
     struct sm_zone zones[SM_ZONES];
     char path[4096];
-} sm = {.fd = -1};
+} sm;
 
 static pthread_mutex_t sm_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -192,14 +193,14 @@ static void sm_fail(int err)
     if (sm.failed)
         return;
     sm.failed = 1;
-    pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
+    if (!logclient_lost) /* else said by the log client */
+        pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
 }
 
-/* One line, in one write so that a line is never torn. */
+/* One line, written at once (sink_flush: one write, or the writer woken). */
 static int sm_write_line(const char *mark)
 {
     struct pmt_sample_fields f;
-    char line[PMT_SAMPLE_LINE_MAX];
     if (sm.failed)
         return -1;
     sm_collect(&f);
@@ -211,7 +212,13 @@ static int sm_write_line(const char *mark)
     if (f.peak_rss < sm.peak)
         f.peak_rss = sm.peak;
     sm.peak = f.peak_rss;
-    int err = pmt_write_all(sm.fd, line, fmt_sample_line(line, mark, &f), -1);
+    int err = sm.sink.werr;
+    if (!err && sm.sink.cap - sm.sink.len < PMT_SAMPLE_LINE_MAX)
+        err = sink_flush_line(&sm.sink);
+    if (!err) {
+        sink_added(&sm.sink, fmt_sample_line(sm.sink.buf + sm.sink.len, mark, &f));
+        err = sink_flush_line(&sm.sink);
+    }
     if (err)
         sm_fail(err);
     return err ? -1 : 0;
@@ -289,22 +296,26 @@ static int sm_open_locked(const struct pmt_log_env *env, const struct pmt_log_ki
     sm.peak = 0;
     sm.state = SM_FAILED;
     sm.kind = kind;
-    sm.fd = tracelog_create(env, kind, ordinal, sm.path, sizeof sm.path, "; not sampling");
-    if (sm.fd < 0)
+    if (sink_init(&sm.sink, NULL, NULL, PMT_SAMPLE_LINE_MAX) != 0) {
+        pmt_say("cannot allocate a log buffer; not sampling", NULL);
+        return -1;
+    }
+    if (tracelog_create(env, kind, ordinal, &sm.sink, sm.path, sizeof sm.path, "; not sampling") != 0)
         return -1;
     sm.owner = getpid();
-    int err = 0;
     const char *message = env->cfg->message;
-    if (message)
-        err = pmt_write_all(sm.fd, message, strlen(message), -1);
-    if (message && !err)
-        err = pmt_write_all(sm.fd, "\n", 1, -1);
-    if (err)
-        sm_fail(err);
+    if (message) { /* cut to what the buffer holds with room for the START line */
+        size_t n = strlen(message);
+        if (n > sm.sink.cap / 2)
+            n = sm.sink.cap / 2;
+        memcpy(sm.sink.buf, message, n);
+        sm.sink.buf[n] = '\n';
+        sink_added(&sm.sink, n + 1);
+    }
     /* Written now: an unwritable target shows at once, in the one line said. */
-    if (err || sm_write_line(PMT_SAMPLE_MARK_START) != 0) {
-        close(sm.fd);
-        sm.fd = -1;
+    if (sm_write_line(PMT_SAMPLE_MARK_START) != 0) {
+        uint64_t size;
+        sink_close(&sm.sink, &size);
         return -1;
     }
     sm.state = SM_OPEN;
@@ -331,12 +342,14 @@ void sampler_finish(void)
         /* A child about to exec that closed every descriptor first
          * (subprocess's close_fds, between fork and exec): the log was
          * closed by its owner, nothing to say. */
-        int closed = fcntl(sm.fd, F_GETFD) < 0 && errno == EBADF;
+        int closed = !sm.sink.shared && fcntl(sm.sink.fd, F_GETFD) < 0 && errno == EBADF;
         if (!sm.stuck && !closed) {
+            uint64_t size;
             sm_write_line(PMT_SAMPLE_MARK_STOP);
-            close(sm.fd);
+            int err = sink_close(&sm.sink, &size);
+            if (err)
+                sm_fail(err);
         }
-        sm.fd = -1;
         sm.state = SM_CLOSED;
     }
     pthread_mutex_unlock(&sm_lock);
@@ -379,8 +392,7 @@ void sampler_after_fork_child(unsigned *ordinal)
     int sampled = sm.paused && sm.state == SM_OPEN;
     sm.paused = 0;
     if (sampled) {
-        close(sm.fd); /* the child's descriptor only */
-        sm.fd = -1;
+        sink_forget(&sm.sink); /* the child's descriptor only */
         sm.state = SM_NONE;
         if (ordinal) /* NULL: PYMEMTRACE_CHILDREN=0, the child is not sampled */
             sm_open_locked(sm.env, sm.kind, ordinal);

@@ -72,10 +72,10 @@ static int chk_call(int log, pmt_tracefunc hook, pmt_obj *obj, pmt_frame *frame,
     struct pmt_log *lg = &pmt.logs[log];
     chk_enter(frame, what);
     int counted = lg->state == PMT_LOG_OPEN && pmt.active && !pmt_log_failed;
-    int fd = lg->sink.fd;
+    uint32_t id = lg->sink.id;
     uint64_t before = lg->nevents;
     int rc = hook(obj, frame, what, arg);
-    if (counted && lg->state == PMT_LOG_OPEN && lg->sink.fd == fd && !pmt_log_failed &&
+    if (counted && lg->state == PMT_LOG_OPEN && lg->sink.id == id && !pmt_log_failed &&
         lg->nevents != before + 1)
         chk_failf("an event was not counted once", (unsigned long long)(lg->nevents - before), 1);
     if (rc != 0)
@@ -112,17 +112,16 @@ void chk_log_ending(const struct pmt_log *lg)
         chk_failf("more threads ended than started", (unsigned long long)-rss.threads, 0);
 }
 
-void chk_log_closed(const struct pmt_log *lg, int fd)
+void chk_log_closed(const struct pmt_log *lg, uint64_t size)
 {
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || lg->state != PMT_LOG_CLOSED)
+    if (size == (uint64_t)-1 || lg->state != PMT_LOG_CLOSED)
         return;
-    if ((unsigned long long)st.st_size != (unsigned long long)lg->sink.offset) {
+    if ((unsigned long long)size != (unsigned long long)lg->sink.offset) {
         char detail[200];
         const char *name = strrchr(lg->path, '/');
         snprintf(detail, sizeof detail, "%.100s holds %llu bytes, the log produced %llu",
                  name ? name + 1 : lg->path,
-                 (unsigned long long)st.st_size, (unsigned long long)lg->sink.offset);
+                 (unsigned long long)size, (unsigned long long)lg->sink.offset);
         chk_fail("a log's file does not hold what was written", detail);
     }
 }

@@ -43,9 +43,9 @@ void chk_summary(char *buf, size_t cap);
 /* A log is ending: the checks of that moment (checks on only). */
 void chk_log_ending(const struct pmt_log *lg);
 
-/* After a log's EOF: its file holds every byte it produced. fd is still
- * open. */
-void chk_log_closed(const struct pmt_log *lg, int fd);
+/* After a log's EOF: its file holds every byte it produced (size: what it
+ * holds, (uint64_t)-1 when unknown). */
+void chk_log_closed(const struct pmt_log *lg, uint64_t size);
 
 extern uint64_t chk_failures;
 

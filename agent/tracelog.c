@@ -12,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/logclient.h"
 #include "agent/logfmt.h"
 #include "agent/rawio.h"
 #include "agent/writer.h"
+#include "logd/logopen.h"
 
 #define TRACELOG_FLUSH_NS 1000000000LL
 
@@ -23,7 +25,7 @@ volatile int pmt_log_writing;
 volatile int pmt_log_signal_pending;
 void (*pmt_log_deferred_signal)(void);
 void (*pmt_log_ending_hook)(struct pmt_log *lg);
-void (*pmt_log_closed_hook)(const struct pmt_log *lg, int fd);
+void (*pmt_log_closed_hook)(const struct pmt_log *lg, uint64_t size);
 
 static int64_t tl_now_ns(void)
 {
@@ -40,7 +42,8 @@ static void tl_fail(struct pmt_log *lg, int err)
     lg->sink.len = 0;
     if (!pmt_log_failed) {
         pmt_log_failed = 1;
-        pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
+        if (!logclient_lost) /* else said by the log client */
+            pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
 
@@ -89,7 +92,7 @@ static void tl_raw(struct pmt_log *lg, const char *s, size_t n)
         n = PMT_LINE_MAX - 1;
     memcpy(p, s, n);
     p[n] = '\n';
-    lg->sink.len += n + 1;
+    sink_added(&lg->sink, n + 1);
 }
 
 static void tl_note(struct pmt_log *lg, const char *prefix, uint64_t event, int64_t devent,
@@ -97,7 +100,7 @@ static void tl_note(struct pmt_log *lg, const char *prefix, uint64_t event, int6
 {
     char *p = tl_reserve(lg);
     if (p)
-        lg->sink.len += fmt_note_line(p, prefix, event, devent, clock_us, text);
+        sink_added(&lg->sink, fmt_note_line(p, prefix, event, devent, clock_us, text));
 }
 
 static void tl_msg(struct pmt_log *lg, uint64_t event, int64_t devent, uint64_t clock_us,
@@ -132,7 +135,7 @@ static void tl_line(struct pmt_log *lg, const char *prefix, const struct pmt_eve
         .file_len = site ? site->file_len : 0,
         .func_len = site && !ev->cfunc ? site->func_len : 0,
     };
-    lg->sink.len += fmt_event_line(p, prefix, &f);
+    sink_added(&lg->sink, fmt_event_line(p, prefix, &f));
 }
 
 static int tl_mkdirs(const char *dir)
@@ -177,101 +180,48 @@ static int tl_join(char *out, size_t cap, const char *dir, const char *name)
     return n < cap ? 0 : -1;
 }
 
-/* An existing file the agent may write its log into: a regular file of the
- * agent's user, or /dev/null or /dev/full (which hold nobody's data; full
- * is how a full disk is tried). Else why not (the file is left as it was).
- * *regular says whether it is a regular file. */
-static const char *tl_refused(int fd, int *regular)
-{
-    struct stat st;
-    *regular = 0;
-    if (fstat(fd, &st) != 0)
-        return "cannot be examined";
-    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
-        (minor(st.st_rdev) == 3 || minor(st.st_rdev) == 7))
-        return NULL;
-    if (S_ISFIFO(st.st_mode))
-        return "is a FIFO, not a regular file";
-    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-        return "is a device, not a regular file";
-    if (S_ISSOCK(st.st_mode))
-        return "is a socket, not a regular file";
-    if (!S_ISREG(st.st_mode))
-        return "is not a regular file";
-    if (st.st_uid != geteuid())
-        return "belongs to another user";
-    *regular = 1;
-    return NULL;
-}
-
-/* PYMEMTRACE_LOG_FILE's path: a new file, or an own regular one emptied.
- * Never through a symbolic link (its target could be anyone's file, or
- * /dev/stdout, the program's own output), never blocking (a FIFO with no
- * reader), never truncating before the file is known to be the user's. */
-static int tl_open_named(const char *path, const char **why)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0666);
-    if (fd < 0) {
-        if (errno == ELOOP)
-            *why = "is a symbolic link";
-        else if (errno == ENXIO)
-            *why = "is a FIFO, not a regular file";
-        return -1;
-    }
-    int regular;
-    *why = tl_refused(fd, &regular);
-    if (*why || (regular && ftruncate(fd, 0) != 0) || fcntl(fd, F_SETFL, 0) != 0) {
-        int err = errno;
-        close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
-}
-
 static int tl_create(const struct pmt_log_env *env, char letter, unsigned depth, unsigned *ordinal,
-                     char *path, size_t cap, const char **why)
+                     struct pmt_sink *sink, int every, char *path, size_t cap, int *why)
 {
     const struct pmt_config *cfg = env->cfg;
     char name[2048];
     if (cfg->log_dir && tl_mkdirs(cfg->log_dir) != 0) {
         int err = errno;
         snprintf(path, cap, "the log folder %s", cfg->log_dir);
-        errno = err;
-        return -1;
+        return err;
     }
     for (int attempt = 0; attempt < 1000; attempt++) {
         unsigned n = (*ordinal)++;
         if (cfg->log_file) {
             if (!fmt_log_pattern(name, sizeof name, cfg->log_file, getpid(), letter, n) ||
                 tl_join(path, cap, cfg->log_dir, name) != 0)
-                return errno = ENAMETOOLONG, -1;
-            return tl_open_named(path, why);
+                return ENAMETOOLONG;
+            return sink_open(sink, path, 0, every, why);
         }
         if (!fmt_log_name(name, sizeof name, time(NULL), n, getpid(), letter, depth,
                           env->py_version) ||
             tl_join(path, cap, cfg->log_dir, name) != 0)
-            return errno = ENAMETOOLONG, -1;
+            return ENAMETOOLONG;
         /* A new file only (O_EXCL, which no symbolic link passes): after
          * exec the same pid starts over, and a name taken is tried again. */
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
+        int err = sink_open(sink, path, 1, every, why);
+        if (err != EEXIST)
+            return err;
     }
-    return -1;
+    return EEXIST;
 }
 
 static int tl_create_said(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
-                          unsigned depth, unsigned *ordinal, char *path, size_t cap,
-                          const char *then)
+                          unsigned depth, unsigned *ordinal, struct pmt_sink *sink, int every,
+                          char *path, size_t cap, const char *then)
 {
     path[0] = '\0';
-    const char *why = NULL;
-    int fd = tl_create(env, kind->letter, depth, ordinal, path, cap, &why);
-    if (fd < 0) {
-        int err = errno;
+    int why = 0;
+    int err = tl_create(env, kind->letter, depth, ordinal, sink, every, path, cap, &why);
+    if (err) {
         if (why)
-            pmt_say("will not write the ", kind->name, " log into ", path, ": it ", why,
+            pmt_say("will not write the ", kind->name, " log into ", path, ": it ",
+                    pmt_log_why_text(why),
                     " (the agent writes a new file, one of its user's regular files, or /dev/null)",
                     then, NULL);
         else if (path[0])
@@ -279,13 +229,14 @@ static int tl_create_said(const struct pmt_log_env *env, const struct pmt_log_ki
         else
             pmt_say("cannot name the ", kind->name, " log: ", pmt_errtext(err), then, NULL);
     }
-    return fd;
+    return err ? -1 : 0;
 }
 
 int tracelog_create(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
-                    unsigned *ordinal, char *path, size_t cap, const char *then)
+                    unsigned *ordinal, struct pmt_sink *sink, char *path, size_t cap,
+                    const char *then)
 {
-    return tl_create_said(env, kind, 0, ordinal, path, cap, then);
+    return tl_create_said(env, kind, 0, ordinal, sink, 0, path, cap, then);
 }
 
 int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
@@ -304,14 +255,15 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
     lg->write_through = cfg->d_rss_trigger != 0;
     lg->line_thread = thread;
     lg->state = PMT_LOG_FAILED;
-    if (sink_init(&lg->sink, tl_async_fail, lg) != 0) {
+    if (sink_init(&lg->sink, tl_async_fail, lg, PMT_LINE_MAX) != 0) {
         pmt_say("cannot allocate a log buffer; not tracing", NULL);
         return -1;
     }
-    int fd = tl_create_said(env, kind, depth, ordinal, lg->path, sizeof lg->path, "; not tracing");
-    if (fd < 0)
+    /* Every event logged (or every object): all buffers in turn. */
+    int every = cfg->d_rss_trigger == 0 || kind->ref;
+    if (tl_create_said(env, kind, depth, ordinal, &lg->sink, every, lg->path, sizeof lg->path,
+                       "; not tracing") != 0)
         return -1;
-    sink_attach(&lg->sink, fd);
     lg->state = PMT_LOG_OPEN;
     lg->ref = kind->ref;
     if (cfg->message)
@@ -319,19 +271,17 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
     tl_raw(lg, "SOF", 3);
     char *p = tl_reserve(lg);
     if (p)
-        lg->sink.len += lg->ref ? fmt_ref_header(p) : fmt_header(p);
+        sink_added(&lg->sink, lg->ref ? fmt_ref_header(p) : fmt_header(p));
     if (lg->ref)
         tracelog_ref_msg(lg, "MSG", clock_us, env->info);
     else
         tl_msg(lg, 0, 0, clock_us, env->info);
     /* Write the head now: an unwritable target shows at once, not at exit,
      * and is the one line said about this log. */
+    sink_keep_head(&lg->sink);
     tracelog_flush(lg);
     if (lg->state != PMT_LOG_OPEN)
         return -1;
-    /* Every event logged into a file: let a thread do the copying. */
-    if (cfg->d_rss_trigger == 0 || lg->ref)
-        sink_go_async(&lg->sink);
     /* An event log's RSS must not show the agent filling its buffer. */
     if (!lg->ref)
         sink_touch(&lg->sink);
@@ -355,7 +305,7 @@ void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev)
             if (ev->nnative) {
                 char *p = tl_reserve(lg);
                 if (p)
-                    lg->sink.len += fmt_native_line(p, ev->native, ev->nnative);
+                    sink_added(&lg->sink, fmt_native_line(p, ev->native, ev->nnative));
             }
             lg->logged = *ev;
             lg->logged.native = NULL;
@@ -377,7 +327,7 @@ void tracelog_ref_msg(struct pmt_log *lg, const char *prefix, uint64_t clock_us,
         return;
     char *p = tl_reserve(lg);
     if (p)
-        lg->sink.len += fmt_ref_msg(p, prefix, clock_us, text);
+        sink_added(&lg->sink, fmt_ref_msg(p, prefix, clock_us, text));
 }
 
 void tracelog_ref_line(struct pmt_log *lg, const char *prefix, const struct pmt_ref_fields *f,
@@ -395,7 +345,7 @@ void tracelog_ref_line(struct pmt_log *lg, const char *prefix, const struct pmt_
     char *p = tl_reserve(lg);
     if (!p)
         return;
-    lg->sink.len += fmt_ref_line(p, prefix, f);
+    sink_added(&lg->sink, fmt_ref_line(p, prefix, f));
     if (lg->sink.cap - lg->sink.len < 2 * PMT_LINE_MAX || tl_now_ns() - lg->last_flush_ns >= TRACELOG_FLUSH_NS)
         tracelog_flush(lg);
 }
@@ -424,12 +374,14 @@ void tracelog_close(struct pmt_log *lg)
     tl_raw(lg, "EOF", 3);
     lg->state = PMT_LOG_CLOSED;
     tracelog_flush(lg);
-    sink_drain(&lg->sink);
-    if (lg->sink.werr)
+    uint64_t size;
+    int err = sink_close(&lg->sink, &size);
+    if (err && lg->state == PMT_LOG_CLOSED)
+        tl_fail(lg, err);
+    else if (lg->sink.werr)
         lg->state = PMT_LOG_FAILED;
     if (pmt_log_closed_hook)
-        pmt_log_closed_hook(lg, lg->sink.fd);
-    sink_close(&lg->sink);
+        pmt_log_closed_hook(lg, size);
 }
 
 void tracelog_forget_after_fork(struct pmt_log *lg)

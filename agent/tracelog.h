@@ -109,13 +109,15 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
                   const struct pmt_log_kind *kind, unsigned depth, pmt_line_fn line_of,
                   pmt_clock_fn clock_of, unsigned *ordinal, uint64_t clock_us, uint32_t thread);
 
-/* The file of any log of this process (tracelog_open's, the sampler's): named
- * with the kind's letter, or from PYMEMTRACE_LOG_FILE, inside the log folder
- * (created if missing), with ordinal *ordinal (then incremented). Returns
- * the descriptor, with the absolute path in path; or -1 after one line on
- * stderr saying why, ending with then ("; not tracing"). */
+/* The file of any log of this process (tracelog_open's, the sampler's),
+ * opened into sink (sink_init'ed): named with the kind's letter, or from
+ * PYMEMTRACE_LOG_FILE, inside the log folder (created if missing), with
+ * ordinal *ordinal (then incremented). Returns 0, with the absolute path in
+ * path; or -1 after one line on stderr saying why, ending with then ("; not
+ * tracing"). */
 int tracelog_create(const struct pmt_log_env *env, const struct pmt_log_kind *kind,
-                    unsigned *ordinal, char *path, size_t cap, const char *then);
+                    unsigned *ordinal, struct pmt_sink *sink, char *path, size_t cap,
+                    const char *then);
 
 /* Records one event; writes the lines it calls for. */
 void tracelog_event(struct pmt_log *lg, const struct pmt_event *ev);
@@ -157,9 +159,10 @@ void tracelog_flush(struct pmt_log *lg);
 void tracelog_forget_after_fork(struct pmt_log *lg);
 
 /* Called, when set, by tracelog_close: as a log ends (lines may still be
- * written), and after its EOF with the descriptor still open. */
+ * written), and after its EOF was written, with what the file holds then
+ * ((uint64_t)-1: not a regular file). */
 extern void (*pmt_log_ending_hook)(struct pmt_log *lg);
-extern void (*pmt_log_closed_hook)(const struct pmt_log *lg, int fd);
+extern void (*pmt_log_closed_hook)(const struct pmt_log *lg, uint64_t size);
 
 /* Set when a write failed: the agent stops tracing. */
 extern volatile int pmt_log_failed;

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #define WR_QUEUE 16
@@ -27,6 +29,7 @@
 
 struct wr_job {
     int fd;
+    uint64_t dev, ino;
     const char *buf;
     size_t len;
     off_t off;
@@ -46,7 +49,11 @@ static int wr_sleeping;  /* the writer is about to wait on wr_signal */
 
 static void wr_write(const struct wr_job *j)
 {
-    int err = pmt_write_all(j->fd, j->buf, j->len, j->off);
+    struct stat st;
+    int err = pmt_sys3(SYS_fstat, j->fd, &st, 0) == 0 && (uint64_t)st.st_dev == j->dev &&
+                      (uint64_t)st.st_ino == j->ino
+                  ? pmt_write_all(j->fd, j->buf, j->len, j->off)
+                  : EBADF;
     if (err)
         j->fail(j->ctx, err);
 }
@@ -183,15 +190,15 @@ int writer_start_now(void)
     return wr_running || wr_start() == 0 ? 0 : -1;
 }
 
-int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
-                  pmt_writer_fail fail, void *ctx)
+int writer_submit(int fd, uint64_t dev, uint64_t ino, const char *buf, size_t len, off_t off,
+                  volatile int *busy, pmt_writer_fail fail, void *ctx)
 {
     if (!wr_running && wr_start() != 0)
         return -1;
     while (wr_head - __atomic_load_n(&wr_tail, __ATOMIC_ACQUIRE) >= WR_QUEUE)
         wr_pause(); /* the disk is behind: wait for it, as write() would */
     struct wr_job *j = &wr_q[wr_head % WR_QUEUE];
-    *j = (struct wr_job){fd, buf, len, off, busy, fail, ctx};
+    *j = (struct wr_job){fd, dev, ino, buf, len, off, busy, fail, ctx};
     *busy = 1;
     __atomic_store_n(&wr_head, wr_head + 1, __ATOMIC_SEQ_CST);
     wr_signal_writer();

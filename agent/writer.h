@@ -13,16 +13,19 @@
 #define PMT_WRITER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Called on the writer thread when a write fails (errno value). */
 typedef void (*pmt_writer_fail)(void *ctx, int err);
 
 /* Queues buf[0..len) for pwrite(fd, ..., off); *busy is 1 until it is
- * written. Returns 0, or -1 if no thread could be started (the caller then
- * writes itself). */
-int writer_submit(int fd, const char *buf, size_t len, off_t off, volatile int *busy,
-                  pmt_writer_fail fail, void *ctx);
+ * written. The write is made only while fd still names the file (dev, ino):
+ * a program may close or replace the descriptor meanwhile; then the job
+ * fails with EBADF. Returns 0, or -1 if no thread could be started (the
+ * caller then writes itself). */
+int writer_submit(int fd, uint64_t dev, uint64_t ino, const char *buf, size_t len, off_t off,
+                  volatile int *busy, pmt_writer_fail fail, void *ctx);
 /* Starts the thread now rather than at the first hand-over (a log that
  * must not see its start in RSS later). 0, or -1 (it starts then). */
 int writer_start_now(void);

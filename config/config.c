@@ -497,6 +497,13 @@ static enum cfg_result cfg_parse_sample_interval(const char *value, struct pmt_c
     return CFG_OK;
 }
 
+static enum cfg_result cfg_parse_writer(const char *value, struct pmt_config *out,
+                                        struct cfg_buf *why)
+{
+    static const char *const names[] = {"process", "thread"};
+    return cfg_pick_word(value, names, 2, &out->writer, "not process or thread", why);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 /* One row per setting. Its order is the order in which problems are reported
@@ -537,6 +544,9 @@ static const struct cfg_setting cfg_table[] = {
     {"PYMEMTRACE_HOOKS", cfg_parse_hooks,
      "auto (sys.monitoring on Python 3.12+, else the profile and trace functions) or legacy "
      "(the profile and trace functions)"},
+    {"PYMEMTRACE_WRITER", cfg_parse_writer,
+     "process (a log writer process: lines survive the program being killed) or thread (the "
+     "program's own process writes)"},
 };
 
 #define CFG_TABLE_LEN (sizeof cfg_table / sizeof cfg_table[0])

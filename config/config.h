@@ -33,6 +33,12 @@ enum pmt_hooks {
     PMT_HOOKS_LEGACY, /* PyEval_SetProfile/SetTrace on every version */
 };
 
+/* Who writes the log files (PYMEMTRACE_WRITER). */
+enum pmt_writer {
+    PMT_WRITER_PROCESS, /* a log writer process of the agent's: lines survive a kill */
+    PMT_WRITER_THREAD,  /* the program's process itself (a thread of the agent's) */
+};
+
 struct pmt_config {
     unsigned modes;            /* PMT_MODE_* bits; 0 when PYMEMTRACE is unset or empty */
     long long d_rss_trigger;   /* -1 (a page), 0 (every event) or N > 0 bytes */
@@ -51,12 +57,13 @@ struct pmt_config {
     long long sample_interval_ns; /* sample mode: time between samples */
     int check;                 /* 0 or 1: the agent checks its own invariants (selfcheck.h) */
     int hooks;                 /* PMT_HOOKS_* */
+    int writer;                /* PMT_WRITER_* */
 };
 
 #define PMT_NATIVE_MAX 64
 
 /* Longest message cfg_parse writes, terminating NUL included. */
-#define PMT_CFG_ERRLEN 512
+#define PMT_CFG_ERRLEN 640
 
 /* Fills *out from envp (a NULL-terminated "NAME=value" array, as environ).
  * Returns 0 on success. On a bad setting returns -1 and writes one line of text

@@ -1,5 +1,7 @@
-/* The background writer (every event logged): logs stay complete and a fork
- * while it runs changes nothing the program can see. On 3.12+ os.fork()
+/* The writers (every event logged): the log writer process, and the
+ * writer thread where that process cannot run (PYMEMTRACE_WRITER=thread).
+ * Logs stay complete and a fork while it runs changes nothing the program
+ * can see. On 3.12+ os.fork()
  * warns when the process has other threads; the agent ends its writer in a
  * pthread_atfork prepare handler, so with warnings shown (-W default) the
  * program's stderr stays empty. The writer is a thread glibc does not know,
@@ -12,14 +14,14 @@
 
 static void run_fork_busy(const struct pmt_python *py, const void *arg)
 {
-    (void)arg;
+    const char *writer = arg;
     const char *dir = pmt_tmpdir();
     struct pmt_run_result r;
     pmt_run(&(struct pmt_run_opts){
                 .argv = PMT_LIST(py->path, "-W", "default", e2e_program("fork_busy.py")),
                 .cwd = dir,
                 .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
-                                "PYMEMTRACE_QUIET=1"),
+                                "PYMEMTRACE_QUIET=1", pmt_strf("PYMEMTRACE_WRITER=%s", writer)),
                 .timeout_s = E2E_TIMEOUT,
             },
             &r);
@@ -33,17 +35,19 @@ static void run_fork_busy(const struct pmt_python *py, const void *arg)
         e2e_check_log(&set.files[i], NULL, 0);
 }
 
-E2E_TESTS_SUPPORTED(writer, fork_while_writing, run_fork_busy, NULL)
+E2E_TESTS_SUPPORTED(writer, fork_while_writing, run_fork_busy, "process")
+E2E_TESTS_SUPPORTED(writer, fork_while_writing_thread, run_fork_busy, "thread")
 
 /* prog (python -c) with every event profiled, quietly; it must succeed. */
-static struct pmt_run_result run_every_event(const struct pmt_python *py, const char *dir, const char *prog)
+static struct pmt_run_result run_every_event(const struct pmt_python *py, const char *dir,
+                                            const char *prog, const char *writer)
 {
     struct pmt_run_result r;
     pmt_run(&(struct pmt_run_opts){
                 .argv = PMT_LIST(py->path, "-c", prog),
                 .cwd = dir,
                 .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_D_RSS_TRIGGER=0",
-                                "PYMEMTRACE_QUIET=1"),
+                                "PYMEMTRACE_QUIET=1", pmt_strf("PYMEMTRACE_WRITER=%s", writer)),
                 .timeout_s = E2E_TIMEOUT,
             },
             &r);
@@ -61,13 +65,15 @@ static const struct pmt_logfile *the_complete_log(const char *dir)
     return &set->files[0];
 }
 
-/* The writer is a thread glibc does not know (agent/rawthread.h): with
+/* The writer thread is one glibc does not know (agent/rawthread.h): with
  * every event logged, glibc still takes the process for single-threaded
  * (its malloc keeps its lock-free paths) while the kernel counts the
- * writer, and the log is complete. */
+ * writer, and the log is complete. With the writer process, the program
+ * has no thread of the agent's at all. */
 static void run_single_threaded(const struct pmt_python *py, const void *arg)
 {
-    (void)arg;
+    const char *writer = arg;
+    int threads = strcmp(writer, "thread") == 0 ? 2 : 1;
 #if !defined(__x86_64__)
     cr_skip_test("the writer's glibc-free thread is built on x86-64 only; here it is a pthread");
 #endif
@@ -77,23 +83,26 @@ static void run_single_threaded(const struct pmt_python *py, const void *arg)
                        "total = sum(len(str(i)) for i in range(200000))\n"
                        "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
                        "print('glibc_single=%d threads=%s' % (ord(flag.value), threads))\n";
-    struct pmt_run_result r = run_every_event(py, dir, prog);
-    cr_assert(strstr(r.out, "glibc_single=1 threads=2\n") != NULL,
-              "expected glibc to see one thread while the kernel runs two (the writer's)\n%s",
+    struct pmt_run_result r = run_every_event(py, dir, prog, writer);
+    cr_assert(strstr(r.out, pmt_strf("glibc_single=1 threads=%d\n", threads)) != NULL,
+              "expected glibc to see one thread while the kernel runs %d\n%s", threads,
               pmt_run_describe(&r));
     const struct pmt_logfile *log = the_complete_log(dir);
     cr_assert(log->log->n > 200000, "%s: %zu lines, every event of 200,000 calls expected", log->path,
               log->log->n);
 }
 
-E2E_TESTS_SUPPORTED(writer, glibc_single_threaded, run_single_threaded, NULL)
+E2E_TESTS_SUPPORTED(writer, glibc_single_threaded, run_single_threaded, "process")
+E2E_TESTS_SUPPORTED(writer, glibc_single_threaded_thread, run_single_threaded, "thread")
 
-/* A process that drops root while every event is logged: the writer, not
- * one of glibc's threads, is ended around os.setresuid and starts again
- * with the new credentials, so no thread of the process keeps root. */
+/* A process that drops root while every event is logged: the writer
+ * thread, not one of glibc's, is ended around os.setresuid and starts
+ * again with the new credentials, so no thread of the process keeps root.
+ * (The writer process is not the program: it keeps the files it holds.) */
 static void run_setuid(const struct pmt_python *py, const void *arg)
 {
-    (void)arg;
+    const char *writer = arg;
+    int threads = strcmp(writer, "thread") == 0 ? 2 : 1;
     if (geteuid() != 0)
         cr_skip_test("needs root, to drop it");
     const char *dir = pmt_tmpdir();
@@ -107,13 +116,14 @@ static void run_setuid(const struct pmt_python *py, const void *arg)
                        "        if l.startswith(('Uid:', 'Gid:')): ids.update(l.split()[1:4])\n"
                        "threads = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')][0]\n"
                        "print('task_ids=%s threads=%s' % (','.join(sorted(ids)), threads))\n";
-    struct pmt_run_result r = run_every_event(py, dir, prog);
-    cr_assert(strstr(r.out, "task_ids=65534 threads=2\n") != NULL,
+    struct pmt_run_result r = run_every_event(py, dir, prog, writer);
+    cr_assert(strstr(r.out, pmt_strf("task_ids=65534 threads=%d\n", threads)) != NULL,
               "expected every thread, the writer's too, to be nobody's after setresuid\n%s", pmt_run_describe(&r));
     the_complete_log(dir);
 }
 
-E2E_TESTS_SUPPORTED(writer, setuid_drops_every_thread, run_setuid, NULL)
+E2E_TESTS_SUPPORTED(writer, setuid_drops_every_thread, run_setuid, "process")
+E2E_TESTS_SUPPORTED(writer, setuid_drops_every_thread_thread, run_setuid, "thread")
 
 /* The writer outlives the thread that started it. It is started on the
  * thread that fills a log buffer; once that thread has ended and glibc
@@ -130,7 +140,7 @@ static void run_writer_outlives_starter(const struct pmt_python *py, const void 
                 .argv = PMT_LIST(py->path, e2e_program("writer_from_thread.py")),
                 .cwd = dir,
                 .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=trace", "PYMEMTRACE_D_RSS_TRIGGER=0",
-                                "PYMEMTRACE_QUIET=1", "PYMEMTRACE_CHECK=1",
+                                "PYMEMTRACE_QUIET=1", "PYMEMTRACE_CHECK=1", "PYMEMTRACE_WRITER=thread",
                                 "GLIBC_TUNABLES=glibc.pthread.stack_cache_size=0"),
                 .timeout_s = E2E_TIMEOUT,
             },

@@ -29,8 +29,10 @@ import sys
 # Bottom first. A file not listed here is a finding of its own.
 LAYERS = [
     ("platform", ["agent/rawio.c", "agent/forward.c", "agent/realsym.c", "agent/rss.c",
-                  "agent/rawthread.c", "agent/threadstart.c", "agent/native.c"]),
-    ("logs and settings", ["agent/logfmt.c", "agent/writer.c", "agent/sink.c", "agent/tracelog.c",
+                  "agent/rawthread.c", "agent/threadstart.c", "agent/native.c", "logd/logopen.c",
+                  "build/logd_image.c"]),
+    ("logs and settings", ["agent/logfmt.c", "agent/writer.c", "agent/logclient.c", "agent/sink.c",
+                           "agent/tracelog.c",
                            "config/config.c", "config/typefilter.c", "config/funcspec.c"]),
     ("Python access", ["agent/state.c", "shim/shim.c", "shim/debugoffsets.c", "shim/audit.c",
                        "shim/pyversion.c", "agent/pycall.c", "agent/sites.c", "agent/logset.c"]),
@@ -54,6 +56,8 @@ def nm(paths):
 def source_of(obj):
     """libpmtcore.a.p/agent_hooks.c.o -> agent/hooks.c"""
     base = os.path.basename(obj)[:-2]
+    if base.startswith("meson-generated_"):
+        return "build/" + base.split("_", 1)[1].lstrip("._")  # the log writer's image (logd/embed.py)
     folder, _, name = base.partition("_")
     return folder + "/" + name
 

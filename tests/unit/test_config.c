@@ -31,7 +31,7 @@
     "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "                   \
     "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "      \
     "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK, "            \
-    "PYMEMTRACE_HOOKS"
+    "PYMEMTRACE_HOOKS, PYMEMTRACE_WRITER"
 
 /* The whole message for a bad value, from literal pieces. */
 #define BAD(name, value, reason, accepted) \
@@ -727,6 +727,22 @@ Test(config_hooks, values)
     parse_one_bad("trace", "PYMEMTRACE_HOOKS", "Legacy", "not auto or legacy", ACC_HOOKS);
 }
 
+#define ACC_WRITER                                                                              \
+    "process (a log writer process: lines survive the program being killed) or thread (the "    \
+    "program's own process writes)"
+
+Test(config_writer, words)
+{
+    struct pmt_config cfg = parse_one_ok("PYMEMTRACE_WRITER", "thread");
+    cr_assert_eq(cfg.writer, PMT_WRITER_THREAD);
+    cfg_free(&cfg);
+    cfg = parse_one_ok("PYMEMTRACE_WRITER", "process");
+    cr_assert_eq(cfg.writer, PMT_WRITER_PROCESS);
+    cfg_free(&cfg);
+    parse_one_bad("profile", "PYMEMTRACE_WRITER", "", "empty", ACC_WRITER);
+    parse_one_bad("profile", "PYMEMTRACE_WRITER", "pipe", "not process or thread", ACC_WRITER);
+}
+
 Test(config_gc, good_values)
 {
     static const struct {
@@ -893,7 +909,7 @@ Test(config_unknown, known_list)
               "PYMEMTRACE_MESSAGE, PYMEMTRACE_FUNCTION, PYMEMTRACE_INCLUDE_BUILTINS, "
               "PYMEMTRACE_INCLUDE_TYPES, PYMEMTRACE_EXCLUDE_TYPES, PYMEMTRACE_GC_COLLECT_ON_EXIT, "
               "PYMEMTRACE_CHILDREN, PYMEMTRACE_QUIET, PYMEMTRACE_NATIVE_STACK, PYMEMTRACE_RSS, PYMEMTRACE_SAMPLE_INTERVAL, PYMEMTRACE_CHECK, "
-              "PYMEMTRACE_HOOKS)");
+              "PYMEMTRACE_HOOKS, PYMEMTRACE_WRITER)");
     /* Too far from every known name to guess. */
     parse_bad(ENV("PYMEMTRACE=profile", "PYMEMTRACE_HEAPSIZE=1"),
               "PYMEMTRACE_HEAPSIZE is not a pymemtrace setting (known: " KNOWN_LIST ")");
