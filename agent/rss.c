@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/rawio.h"
 #include "config/config.h"
 
 struct rss_state rss;
@@ -27,7 +30,7 @@ uint32_t pmt_thread_id_slow(void)
 int pmt_watch_alloc;
 
 static int rss_statm_fd = -1;
-static int rss_fds[RSS_MAX_RINGS];
+static unsigned long long rss_statm_ino; /* what rss_statm_fd names, to know it is still ours */
 static uint64_t rss_page;
 static size_t rss_ring_bytes;
 static int rss_want; /* PMT_RSS_* asked for */
@@ -86,10 +89,59 @@ static void rss_clock_sync(void)
     rss_clk.tsc = 1;
 }
 
+/* /proc/self/statm, held where a program does not look for free numbers:
+ * near the top of the first thousand descriptors (or of a lower limit).
+ * Under a limit below 64 nothing is held: it is opened at each read. */
+static void rss_statm_open(void)
+{
+    rss_statm_fd = -1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 64)
+        return;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    long top = rl.rlim_cur < 1024 ? (long)rl.rlim_cur : 1024;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, top - 16);
+    close(fd);
+    struct stat st;
+    if (high >= 0 && fstat(high, &st) == 0) {
+        rss_statm_fd = high;
+        rss_statm_ino = (unsigned long long)st.st_ino;
+    } else if (high >= 0) {
+        close(high);
+    }
+}
+
+/* Whether rss_statm_fd still names the statm this process opened: a program
+ * may close every descriptor (closerange) or reuse the number (dup2). */
+static int rss_statm_ours(void)
+{
+    struct stat st;
+    return rss_statm_fd >= 0 && fstat(rss_statm_fd, &st) == 0 &&
+           (unsigned long long)st.st_ino == rss_statm_ino;
+}
+
+static ssize_t rss_statm_read(char *buf, size_t cap)
+{
+    ssize_t n = rss_statm_fd >= 0 ? pread(rss_statm_fd, buf, cap, 0) : -1;
+    if (n > 0 && buf[0] >= '0' && buf[0] <= '9')
+        return n;
+    /* Taken from the agent: never closed here if it is the program's now. */
+    if (rss_statm_fd >= 0 && rss_statm_ours())
+        close(rss_statm_fd);
+    rss_statm_open();
+    if (rss_statm_fd >= 0)
+        return pread(rss_statm_fd, buf, cap, 0);
+    return (ssize_t)pmt_read_small("/proc/self/statm", buf, cap);
+}
+
 static uint64_t rss_statm(void)
 {
     char buf[128];
-    ssize_t n = pread(rss_statm_fd, buf, sizeof buf - 1, 0);
+    int saved = errno;
+    ssize_t n = rss_statm_read(buf, sizeof buf - 1);
+    errno = saved;
     if (n <= 0)
         return 0;
     buf[n] = '\0';
@@ -216,10 +268,8 @@ static int rss_open_event(pid_t tid, int cpu, int inherit_thread)
 
 static void rss_close_rings(void)
 {
-    for (int i = 0; i < rss.nrings; i++) {
+    for (int i = 0; i < rss.nrings; i++)
         munmap((void *)rss.rings[i], rss_ring_bytes);
-        close(rss_fds[i]);
-    }
     rss.nrings = 0;
 }
 
@@ -233,11 +283,11 @@ static int rss_add_ring(pid_t tid, int cpu)
     /* Read-only: the kernel overwrites old records and data_head keeps
      * moving; nothing ever has to be consumed. */
     void *p = mmap(NULL, rss_ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-        close(fd);
+    /* The mapping keeps the event counting: no descriptor stays open (a
+     * program sees none of the agent's, however many CPUs and threads). */
+    close(fd);
+    if (p == MAP_FAILED)
         return -1;
-    }
-    rss_fds[rss.nrings] = fd;
     rss.rings[rss.nrings++] = p;
     return 0;
 }
@@ -309,8 +359,9 @@ int rss_open(int source, int glibc_malloc, char *desc, size_t desclen)
     rss_page = (uint64_t)sysconf(_SC_PAGESIZE);
     rss_ring_bytes = 2 * rss_page;
     rss_want = source;
-    rss_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (rss_statm_fd < 0)
+    char probe[128];
+    rss_statm_open();
+    if (rss_statm_read(probe, sizeof probe - 1) <= 0)
         return -1;
     pmt_watch_alloc = glibc_malloc;
     rss_choose(desc, desclen);
@@ -319,15 +370,14 @@ int rss_open(int source, int glibc_malloc, char *desc, size_t desclen)
 
 void rss_reopen_after_fork(int glibc_malloc, char *desc, size_t desclen)
 {
-    if (rss_statm_fd < 0)
+    if (!rss_page)
         return;
     /* The parent's rings are not mapped in a child (perf maps are not
      * copied) and its statm descriptor names the parent's /proc entry. */
-    for (int i = 0; i < rss.nrings; i++)
-        close(rss_fds[i]);
     rss.nrings = 0;
-    close(rss_statm_fd);
-    rss_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (rss_statm_ours())
+        close(rss_statm_fd);
+    rss_statm_open();
     pmt_watch_alloc = glibc_malloc;
     rss_choose(desc, desclen);
 }
