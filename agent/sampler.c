@@ -313,9 +313,15 @@ static int sm_open_locked(const struct pmt_log_env *env, const struct pmt_log_ki
         sink_added(&sm.sink, n + 1);
     }
     /* Written now: an unwritable target shows at once, in the one line said. */
-    if (sm_write_line(PMT_SAMPLE_MARK_START) != 0) {
+    int err = sm_write_line(PMT_SAMPLE_MARK_START) != 0 ? sm.sink.werr : sink_drain(&sm.sink);
+    if (err || sm.failed) {
+        if (!sm.failed && !logclient_lost)
+            pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; not sampling", NULL);
+        sm.failed = 1;
         uint64_t size;
         sink_close(&sm.sink, &size);
+        if (!env->cfg->log_file) /* a file of the agent's own, left empty: removed */
+            unlink(sm.path);
         return -1;
     }
     sm.state = SM_OPEN;

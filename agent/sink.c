@@ -236,17 +236,20 @@ int sink_flush(struct pmt_sink *s)
     return sk_write_now(s);
 }
 
-void sink_drain(struct pmt_sink *s)
+int sink_drain(struct pmt_sink *s)
 {
     if (s->shared) {
-        if (sk_shared_failed(s))
-            return;
+        int err = sk_shared_failed(s);
+        if (err)
+            return err;
         logclient_kick();
         struct pmt_ring_slot *sl = sk_slot(s);
-        logclient_wait(&sl->hseq, s->seq, &sl->hoff, s->pub);
-    } else if (s->async) {
-        writer_drain();
+        err = logclient_wait(&sl->hseq, s->seq, &sl->hoff, s->pub);
+        return err ? err : sk_shared_failed(s);
     }
+    if (s->async)
+        writer_drain();
+    return s->werr;
 }
 
 int sink_close(struct pmt_sink *s, uint64_t *size)

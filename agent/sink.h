@@ -86,8 +86,9 @@ int sink_flush(struct pmt_sink *s);
 /* sink_flush for a sink that never takes every event (no writer thread):
  * what the sampler's thread calls (rawthread.h's rules hold on its path). */
 int sink_flush_line(struct pmt_sink *s);
-/* Waits until everything added has been written. */
-void sink_drain(struct pmt_sink *s);
+/* Waits until everything added has been written: 0, or the errno of a
+ * failed write. */
+int sink_drain(struct pmt_sink *s);
 /* Writes what is left and closes the file: 0 or the errno of a failed
  * write; *size what the file holds then ((uint64_t)-1: not a regular file). */
 int sink_close(struct pmt_sink *s, uint64_t *size);

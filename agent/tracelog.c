@@ -40,10 +40,12 @@ static void tl_fail(struct pmt_log *lg, int err)
         return;
     lg->state = PMT_LOG_FAILED;
     lg->sink.len = 0;
-    if (!pmt_log_failed) {
-        pmt_log_failed = 1;
-        if (!logclient_lost) /* else said by the log client */
-            pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
+    pmt_log_failed = 1;
+    /* Each log says its own failure (a full disk stops them all, one by
+     * one), unless the writer process ended: said once by the log client. */
+    if (!lg->said && !logclient_lost) {
+        lg->said = 1;
+        pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
 
@@ -52,8 +54,9 @@ static void tl_fail(struct pmt_log *lg, int err)
 static void tl_async_fail(void *ctx, int err)
 {
     struct pmt_log *lg = ctx;
-    if (!pmt_log_failed) {
-        pmt_log_failed = 1;
+    pmt_log_failed = 1;
+    if (!lg->said) {
+        lg->said = 1;
         pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; tracing stopped", NULL);
     }
 }
@@ -279,9 +282,25 @@ int tracelog_open(struct pmt_log *lg, const struct pmt_log_env *env,
     /* Write the head now: an unwritable target shows at once, not at exit,
      * and is the one line said about this log. */
     sink_keep_head(&lg->sink);
-    tracelog_flush(lg);
-    if (lg->state != PMT_LOG_OPEN)
+    int err = 0;
+    if (lg->sink.werr == 0) {
+        err = sink_flush(&lg->sink);
+        if (!err)
+            err = sink_drain(&lg->sink); /* written now, not at exit */
+    }
+    if (err) {
+        lg->state = PMT_LOG_FAILED;
+        lg->said = 1;
+        uint64_t size;
+        sink_close(&lg->sink, &size);
+        /* A file of the agent's own, left empty by a full disk: removed. */
+        if (!cfg->log_file)
+            unlink(lg->path);
+        if (!logclient_lost)
+            pmt_say("cannot write ", lg->path, ": ", pmt_errtext(err), "; not tracing", NULL);
         return -1;
+    }
+    lg->last_flush_ns = tl_now_ns();
     /* An event log's RSS must not show the agent filling its buffer. */
     if (!lg->ref)
         sink_touch(&lg->sink);

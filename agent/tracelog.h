@@ -86,6 +86,7 @@ struct pmt_log {
     struct pmt_event prev;    /* the event before the current one */
     uint32_t line_thread;     /* thread of the last event line written */
     int64_t last_flush_ns;
+    volatile int said;    /* its write failure was said (once per log) */
     char path[4096];
 };
 

@@ -382,3 +382,108 @@ static void case_writer_killed(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(survive, writer_killed_every_event, case_writer_killed, "0")
 E2E_TEST_PY(survive, writer_killed_debian, PMT_PY_DEBIAN, case_writer_killed, "-1")
+
+/* ---- a full disk --------------------------------------------------------------------
+ * The log folder on a tmpfs of 256 KiB (root only). Full from the start:
+ * each log's first write fails: one line ("; not tracing"), no empty log
+ * left behind, the program as without the agent. Full after a while, every
+ * event logged: every log either reaches EOF or says its own failure, once;
+ * the program carries on. */
+static const char *mount_small_tmpfs(void)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to mount a small tmpfs");
+    char *fs = pmt_join(pmt_tmpdir(), "fs");
+    cr_assert_eq(mkdir(fs, 0755), 0);
+    struct pmt_run_result m;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", fs)},
+            &m);
+    if (!m.exited || m.exit_code != 0)
+        cr_skip_test("cannot mount a tmpfs here: %s", m.err);
+    return fs;
+}
+
+static void unmount(const char *fs)
+{
+    struct pmt_run_result m;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST("umount", "-l", fs)}, &m);
+}
+
+static void fill(const char *fs)
+{
+    int fd = open(pmt_join(fs, "filler"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    char block[4096];
+    memset(block, 'x', sizeof block);
+    while (fd >= 0 && write(fd, block, sizeof block) > 0)
+        ;
+    close(fd);
+}
+
+static void case_disk_full_at_start(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *fs = mount_small_tmpfs();
+    fill(fs);
+    const char *const *argv = PMT_LIST(py->path, "-c", "print(sum(range(1000)))");
+    struct pmt_run_result bare, r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = pmt_tmpdir(), .timeout_s = E2E_TIMEOUT}, &bare);
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = pmt_tmpdir(),
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,sample",
+                                                   "PYMEMTRACE_QUIET=1", pmt_strf("PYMEMTRACE_LOG_DIR=%s", fs)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    size_t n;
+    char **names = pmt_list_dir(fs, ".log", &n);
+    unmount(fs);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, bare.out);
+    cr_assert_eq(n, 0, "an empty log was left behind: %s", n ? names[0] : "");
+    /* The event log fails first: nothing is installed, the sampler's is not tried. */
+    char *want = pmt_strf("pymemtrace: cannot write %s/", fs);
+    cr_assert(!strncmp(r.err, want, strlen(want)) &&
+                  strstr(r.err, ": No space left on device; not tracing\n") &&
+                  !strchr(strchr(r.err, '\n') + 1, '\n'),
+              "one line expected: %s", r.err);
+}
+
+E2E_TEST_PY(survive, disk_full_at_start_debian, PMT_PY_DEBIAN, case_disk_full_at_start, NULL)
+
+static void case_disk_full_later(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *fs = mount_small_tmpfs();
+    const char *const *argv =
+        PMT_LIST(py->path, "-c", "x = [str(i) for i in range(100000)]\nprint(len(x))");
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = pmt_tmpdir(),
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile,trace",
+                                                   "PYMEMTRACE_D_RSS_TRIGGER=0", "PYMEMTRACE_QUIET=1",
+                                                   pmt_strf("PYMEMTRACE_LOG_DIR=%s", fs)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    size_t n;
+    char **names = pmt_list_dir(fs, ".log", &n);
+    char *texts[8] = {0};
+    size_t lens[8] = {0};
+    for (size_t i = 0; i < n && i < 8; i++)
+        texts[i] = pmt_read_file(pmt_join(fs, names[i]), &lens[i]);
+    unmount(fs);
+    cr_assert(r.exited && r.exit_code == 0 && !strcmp(r.out, "100000\n"), "%s", pmt_run_describe(&r));
+    cr_assert_eq(n, 2, "two logs expected, %zu found", n);
+    int said = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *line = pmt_strf("pymemtrace: cannot write %s/%s: No space left on device; tracing stopped\n",
+                              fs, names[i]);
+        char *first = strstr(r.err, line);
+        bool complete = lens[i] > 4 && !strcmp(texts[i] + lens[i] - 4, "EOF\n");
+        cr_assert(complete || first, "%s neither ends with EOF nor was said: %s", names[i], r.err);
+        cr_assert(!first || !strstr(first + 1, line), "%s said twice: %s", names[i], r.err);
+        said += first != NULL;
+    }
+    cr_assert(said >= 1, "the full disk was not said: %s", r.err);
+}
+
+E2E_TEST_PY(survive, disk_full_later_debian, PMT_PY_DEBIAN, case_disk_full_later, NULL)
+E2E_TEST_PY(survive, disk_full_later_py313, PMT_PY_313, case_disk_full_later, NULL)
