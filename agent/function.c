@@ -66,6 +66,8 @@ static int fn_broken;          /* a log could not be created: said once, no more
 static pmt_tstate *fn_owner;   /* the thread of the running session */
 static int fn_depth;           /* sessions open on fn_owner, 0: none */
 static int fn_capped;          /* the deepest log said a deeper call stays in it */
+static int fn_deep_said;       /* the running session said its hooks paused (deep recursion) */
+static char *fn_session_sp;    /* the C stack where the running session began */
 static unsigned fn_sessions;   /* sessions opened in this process */
 /* fn_saved[d]: the logs of the call at depth d while a deeper one runs;
  * fn_mem[d]: the buffers of depth d's logs, mapped once, reused. */
@@ -358,6 +360,8 @@ static __attribute__((noinline)) int fn_enter(pmt_tstate *ts, const struct pmt_s
     if (fn_depth == 0) {
         if (fn_open(0) != 0)
             return 0;
+        fn_deep_said = 0;
+        fn_session_sp = __builtin_frame_address(0);
         fn_owner = ts;
         fn_depth = 1;
         fn_set_hooks(1);
@@ -408,13 +412,99 @@ static __attribute__((noinline)) void fn_leave(void)
     fn_depth--;
 }
 
-/* ---- the evaluation functions, one per calling convention (shim.h) -------- */
+/* ---- deep recursion ------------------------------------------------------------
+ * The evaluation function makes every Python call a C call (3.11+ stop
+ * inlining Python-to-Python calls while one is set) and the vectorcall
+ * wrapper is one: a recursion 20,000 deep that runs without the agent
+ * overflowed the C stack (3.11) or met CPython's C recursion limit (3.12:
+ * RecursionError at ~750 frames). So the agent steps aside below a deep
+ * frame until it returns: on 3.11+ once a thread's C stack below its first
+ * evaluated frame passes FN_DEEP_STACK, the evaluation function leaves the
+ * interpreter (every thread's deeper calls are then inlined again and not
+ * looked at: a listed function first called there is not traced); past
+ * FN_NEST_WRAP nested calls through the wrapper, the wrapped function gets
+ * CPython's own vectorcall back. Before 3.11 every Python call is a C call
+ * anyway, but a profile function costs C stack on every frame too (158
+ * bytes on 3.10, as under cProfile): there the agent steps aside only in a
+ * session, FN_DEEP_HOOKED below the session's first frame, and the
+ * session's hooks pause below that frame: its events are not logged (the
+ * log says so once); an RSS change made there shows at the next logged
+ * event. A session's calls deeper than FN_MAX_DEPTH were in its deepest log
+ * anyway. The common path stays a tail call: no stack of the agent's per
+ * frame. */
+#define FN_DEEP_STACK (256 * 1024)
+#define FN_DEEP_HOOKED (48 * 1024)
+#define FN_NEST_WRAP 200
+static __thread char *fn_stack_base __attribute__((tls_model("initial-exec")));
+static __thread int fn_nest __attribute__((tls_model("initial-exec")));
+static int fn_aside;          /* the evaluation function is out for a deep frame */
+static int fn_hooks_paused;   /* a session's hooks are out below a deep frame */
 
 typedef pmt_obj *(*fn_eval_ts)(pmt_tstate *ts, void *frame, int throwflag);
 typedef pmt_obj *(*fn_eval_frame)(void *frame, int throwflag);
+static pmt_obj *fn_eval_with_tstate(pmt_tstate *ts, void *frame, int throwflag);
+static pmt_obj *fn_eval_frame_only(void *frame, int throwflag);
+
+static void *fn_evaluator(void)
+{
+    return pmt.py.layout.eval_kind == PMT_EVAL_FRAME_ONLY ? (void *)fn_eval_frame_only
+                                                          : (void *)fn_eval_with_tstate;
+}
+
+/* Whether to step aside at this frame (sp: the evaluation function's own). */
+static inline int fn_deep(char *sp)
+{
+    if (pmt.py.version.minor >= 11) {
+        if (__builtin_expect(!fn_stack_base, 0))
+            fn_stack_base = sp;
+        return fn_stack_base - sp > FN_DEEP_STACK && !fn_aside;
+    }
+    return __builtin_expect(fn_depth > 0, 0) && fn_session_sp - sp > FN_DEEP_HOOKED && !fn_hooks_paused &&
+           fn_current_tstate() == fn_owner;
+}
+
+static __attribute__((noinline)) pmt_obj *fn_eval_deep(pmt_tstate *ts, void *frame, int throwflag,
+                                                       int with_ts)
+{
+    int took = fn_installed && !fn_aside;
+    if (took) {
+        shim_eval_remove(&pmt.py, fn_evaluator(), fn_prev);
+        fn_aside = 1;
+    }
+    if (!ts)
+        ts = fn_current_tstate();
+    int paused = fn_depth > 0 && ts == fn_owner && pmt.py.version.minor < 11 && !fn_hooks_paused;
+    if (paused) {
+        if (!fn_deep_said) {
+            fn_msg_all("not logged: the calls below this point of a deep recursion (the C stack is "
+                       "the program's); their RSS changes show at the next logged event");
+            fn_deep_said = 1;
+        }
+        fn_hooks_paused = 1;
+        fn_set_hooks(0);
+    }
+    pmt_obj *res = with_ts ? ((fn_eval_ts)fn_prev)(ts, frame, throwflag)
+                           : ((fn_eval_frame)fn_prev)(frame, throwflag);
+    if (paused) {
+        fn_hooks_paused = 0;
+        if (fn_depth > 0 && ts == fn_owner)
+            fn_set_hooks(1);
+    }
+    if (took && fn_aside) {
+        fn_aside = 0;
+        if (!fn_finished) {
+            void *prev;
+            char why[8];
+            shim_eval_install(&pmt.py, fn_evaluator(), &prev, why, sizeof why);
+        }
+    }
+    return res;
+}
 
 static pmt_obj *fn_eval_with_tstate(pmt_tstate *ts, void *frame, int throwflag)
 {
+    if (__builtin_expect(fn_deep(__builtin_frame_address(0)), 0))
+        return fn_eval_deep(ts, frame, throwflag, 1);
     const struct pmt_site *site = fn_wanted(frame);
     if (__builtin_expect(!site, 1))
         return ((fn_eval_ts)fn_prev)(ts, frame, throwflag);
@@ -428,6 +518,8 @@ static pmt_obj *fn_eval_with_tstate(pmt_tstate *ts, void *frame, int throwflag)
 
 static pmt_obj *fn_eval_frame_only(void *frame, int throwflag)
 {
+    if (__builtin_expect(fn_deep(__builtin_frame_address(0)), 0))
+        return fn_eval_deep(NULL, frame, throwflag, 0);
     const struct pmt_site *site = fn_wanted(frame);
     if (__builtin_expect(!site, 1))
         return ((fn_eval_frame)fn_prev)(frame, throwflag);
@@ -436,12 +528,6 @@ static pmt_obj *fn_eval_frame_only(void *frame, int throwflag)
     if (entered)
         fn_leave();
     return res;
-}
-
-static void *fn_evaluator(void)
-{
-    return pmt.py.layout.eval_kind == PMT_EVAL_FRAME_ONLY ? (void *)fn_eval_frame_only
-                                                          : (void *)fn_eval_with_tstate;
 }
 
 /* ---- 3.12+: a vectorcall of our own on matching functions only ----------- */
@@ -461,11 +547,22 @@ static pmt_obj *fn_vectorcall(pmt_obj *func, pmt_obj *const *args, size_t nargsf
      * __getattribute__ into inline calls that skip any vectorcall; setting
      * the vectorcall clears the version. A site's first execution is never
      * specialised, and comes here. */
+    if (__builtin_expect(fn_nest >= FN_NEST_WRAP, 0)) {
+        /* Deep recursion (above): deeper calls of this function go to
+         * CPython's own vectorcall, which 3.12+ inline again. */
+        pmt.py.api.PyFunction_SetVectorcall(func, fn_plain_vectorcall);
+        pmt_obj *res = fn_plain_vectorcall(func, args, nargsf, kwnames);
+        if (!fn_finished)
+            pmt.py.api.PyFunction_SetVectorcall(func, fn_vectorcall);
+        return res;
+    }
     pmt.py.api.PyFunction_SetVectorcall(func, fn_vectorcall);
+    fn_nest++;
     int entered = fn_enter(fn_current_tstate(), site);
     pmt_obj *res = fn_plain_vectorcall(func, args, nargsf, kwnames);
     if (entered)
         fn_leave(); /* res NULL: it raised; the exception stays set */
+    fn_nest--;
     return res;
 }
 

@@ -487,3 +487,47 @@ static void case_disk_full_later(const struct pmt_python *py, const void *arg)
 
 E2E_TEST_PY(survive, disk_full_later_debian, PMT_PY_DEBIAN, case_disk_full_later, NULL)
 E2E_TEST_PY(survive, disk_full_later_py313, PMT_PY_313, case_disk_full_later, NULL)
+
+/* ---- deep recursion ----------------------------------------------------------------
+ * deep_recursion.py recurses 20,000 deep (its limit raised) and allocates
+ * 20 MiB at the bottom. With PYMEMTRACE_FUNCTION naming a function never
+ * called, or the recursive one, it runs as without the agent (before: a
+ * C stack overflow on 3.9-3.11, RecursionError near 750 frames on 3.12).
+ * Listed, the outermost call's log is complete and holds the 20 MiB. */
+static void case_deep_recursion(const struct pmt_python *py, const void *arg)
+{
+    const char *function = arg;
+    const char *const *argv = PMT_LIST(py->path, e2e_program("deep_recursion.py"), "20000");
+    struct pmt_run_result bare, r;
+    pmt_run(&(struct pmt_run_opts){.argv = argv, .cwd = pmt_tmpdir(), .timeout_s = E2E_TIMEOUT}, &bare);
+    if (!bare.exited || bare.exit_code != 0)
+        cr_skip_test("the recursion does not run without the agent here: %s", pmt_run_describe(&bare));
+    const char *dir = pmt_tmpdir();
+    pmt_run(&(struct pmt_run_opts){.argv = argv,
+                                   .cwd = dir,
+                                   .env = PMT_LIST(e2e_preload(), "PYMEMTRACE=profile", "PYMEMTRACE_QUIET=1",
+                                                   pmt_strf("PYMEMTRACE_FUNCTION=%s", function)),
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert_str_eq(r.out, bare.out);
+    if (strcmp(function, "f") != 0)
+        return;
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    const struct pmt_logfile *outer = NULL;
+    for (size_t i = 0; i < set.n; i++)
+        if (set.files[i].id.depth == 0 && set.files[i].id.mode == 'P')
+            outer = &set.files[i];
+    cr_assert_not_null(outer, "no depth-0 profile log in %s", dir);
+    cr_assert(strstr(outer->log->text, "\nEOF\n"), "%s: not complete", outer->path);
+    bool grew = false;
+    for (size_t i = 0; i < set.n; i++)
+        for (size_t k = 0; k < set.files[i].log->n; k++)
+            grew = grew || (set.files[i].log->lines[k].kind == PMT_K_NEXT &&
+                            set.files[i].log->lines[k].drss >= (20L << 20) - 65536);
+    cr_assert(grew, "the 20 MiB made at the bottom is in no log of %s", dir);
+}
+
+E2E_TESTS_SUPPORTED(survive, deep_recursion_function_unused, case_deep_recursion, "nothing_called")
+E2E_TESTS_SUPPORTED(survive, deep_recursion_function_listed, case_deep_recursion, "f")
