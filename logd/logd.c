@@ -141,14 +141,19 @@ static void ld_out(unsigned k, const char *p, size_t n)
         s->size += n;
 }
 
-/* Writes what slot k has published; 1 if there was anything. */
-static int ld_drain(unsigned k)
+/* Writes what slot k has published; 1 if there was anything. partial: the
+ * buffer being filled too (else full buffers only: the agent wakes the
+ * writer when it wants lines out at once, and a busy log's lines go out
+ * in whole buffers, not a write per line). */
+static int ld_drain(unsigned k, int partial)
 {
     struct pmt_ring_slot *s = &ld_ring->slot[k];
     int did = 0;
     for (;;) {
         uint32_t p = __atomic_load_n(&s->pseq, __ATOMIC_ACQUIRE);
         uint32_t h = s->hseq, i = h % s->nbuf;
+        if (p == h && !partial)
+            return did;
         uint32_t len = __atomic_load_n(&s->len[i], __ATOMIC_ACQUIRE);
         if (len > PMT_RING_BUF)
             len = PMT_RING_BUF;
@@ -168,12 +173,12 @@ static int ld_drain(unsigned k)
     }
 }
 
-static int ld_drain_all(void)
+static int ld_drain_all(int partial)
 {
     int did = 0;
     for (unsigned k = 0; k < PMT_RING_SLOTS; k++)
         if (ld_fd[k] >= 0)
-            did |= ld_drain(k);
+            did |= ld_drain(k, partial);
     return did;
 }
 
@@ -181,7 +186,7 @@ static void ld_close(unsigned k)
 {
     if (ld_fd[k] < 0)
         return;
-    ld_drain(k);
+    ld_drain(k, 1);
     pmt_sys3(SYS_close, ld_fd[k], 0, 0);
     ld_fd[k] = -1;
     __atomic_store_n(&ld_ring->slot[k].open, 0, __ATOMIC_RELEASE);
@@ -246,7 +251,7 @@ static void ld_request(void)
         }
         break;
     case PMT_RING_END:
-        ld_drain_all();
+        ld_drain_all(1);
         __atomic_store_n(&r->resp_seq, seq, __ATOMIC_RELEASE);
         pmt_sys6(SYS_futex, (long)&r->resp_seq, FUTEX_WAKE, 1, 0, 0, 0);
         ld_end(0);
@@ -270,45 +275,63 @@ static int ld_parent_gone(void)
     return pmt_sys3(SYS_kill, ld_ring->parent, 0, 0) == -ESRCH;
 }
 
+static int ld_seen_wake; /* the agent's wake counter when last looked at */
+
+/* Something to do: a request, a wake from the agent, a full buffer. */
 static int ld_pending(void)
 {
     struct pmt_ring *r = ld_ring;
-    if (__atomic_load_n(&r->req_seq, __ATOMIC_SEQ_CST) != r->resp_seq)
+    if (__atomic_load_n(&r->req_seq, __ATOMIC_SEQ_CST) != r->resp_seq ||
+        __atomic_load_n(&r->wake, __ATOMIC_SEQ_CST) != ld_seen_wake)
         return 1;
-    for (unsigned k = 0; k < PMT_RING_SLOTS; k++) {
-        if (ld_fd[k] < 0)
-            continue;
-        struct pmt_ring_slot *s = &r->slot[k];
-        if (__atomic_load_n(&s->pseq, __ATOMIC_SEQ_CST) != s->hseq ||
-            __atomic_load_n(&s->len[s->hseq % s->nbuf], __ATOMIC_SEQ_CST) != s->hoff)
+    for (unsigned k = 0; k < PMT_RING_SLOTS; k++)
+        if (ld_fd[k] >= 0 &&
+            __atomic_load_n(&r->slot[k].pseq, __ATOMIC_SEQ_CST) != r->slot[k].hseq)
             return 1;
-    }
     return 0;
 }
 
 /* Until the agent bumps wake, the parent goes, or a while has passed. */
-static void ld_sleep(void)
+/* Sleeps until something is to do; 1 if it slept its whole time (then
+ * whatever is published goes out, full buffer or not). */
+static int ld_may_spin; /* two CPUs or more: watching costs the program nothing */
+
+static int ld_sleep(void)
 {
     struct pmt_ring *r = ld_ring;
     long long t0 = ld_now();
-    if (ld_busy) {
+    if (ld_busy && ld_may_spin) {
         while (ld_now() - t0 < LD_SPIN_NS) {
             for (int i = 0; i < 64; i++) {
                 if (ld_pending())
-                    return;
+                    return 0;
                 __builtin_ia32_pause();
             }
         }
     }
     int seen = __atomic_load_n(&r->wake, __ATOMIC_SEQ_CST);
     __atomic_store_n(&r->sleeping, 1, __ATOMIC_SEQ_CST);
+    long rc = 0;
     if (!ld_pending() && !ld_parent_gone()) {
         long long ns = ld_watched ? LD_IDLE_NS : LD_POLL_NS;
         struct timespec rel = {ns / 1000000000LL, ns % 1000000000LL};
-        pmt_sys6(SYS_futex, (long)&r->wake, FUTEX_WAIT, seen, (long)&rel, 0, 0);
+        rc = pmt_sys6(SYS_futex, (long)&r->wake, FUTEX_WAIT, seen, (long)&rel, 0, 0);
     }
     __atomic_store_n(&r->sleeping, 0, __ATOMIC_SEQ_CST);
     ld_busy = ld_now() - t0 < LD_SPIN_NS;
+    return rc == -ETIMEDOUT;
+}
+
+/* The CPUs this process may run on (its affinity). */
+static int ld_cpus(void)
+{
+    uint64_t mask[16];
+    long n = pmt_sys3(SYS_sched_getaffinity, 0, sizeof mask, mask);
+    int cpus = 0;
+    for (long i = 0; i < n / 8; i++)
+        for (uint64_t m = mask[i]; m; m &= m - 1) /* no libgcc here: counted by hand */
+            cpus++;
+    return cpus;
 }
 
 /* ---- the watcher ---------------------------------------------------------- */
@@ -422,15 +445,19 @@ __attribute__((used)) void ld_main(long *sp)
     __atomic_store_n(&ld_ring->writer, (uint32_t)pmt_sys3(SYS_getpid, 0, 0, 0), __ATOMIC_RELEASE);
     __atomic_store_n(&ld_ring->ready, 1, __ATOMIC_RELEASE);
     pmt_sys6(SYS_futex, (long)&ld_ring->ready, FUTEX_WAKE, 1, 0, 0, 0);
+    ld_may_spin = ld_cpus() >= 2;
+    int idle = 0;
     for (;;) {
         ld_request();
-        int did = ld_drain_all();
+        int wake = __atomic_load_n(&ld_ring->wake, __ATOMIC_SEQ_CST);
+        int kicked = wake != ld_seen_wake;
+        ld_seen_wake = wake;
+        int did = ld_drain_all(kicked || idle);
         if (ld_parent_gone()) {
-            ld_drain_all();
+            ld_drain_all(1);
             ld_end(0);
         }
-        if (!did)
-            ld_sleep();
+        idle = did ? 0 : ld_sleep();
     }
 }
 
