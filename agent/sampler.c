@@ -58,6 +58,7 @@ static struct {
     int paused;               /* ended for a fork: the parent starts it again */
     int stop;                 /* asks the thread to end (a futex word) */
     volatile int failed;      /* a write failed (said once): no more lines */
+    int err;                  /* its errno value */
     uint64_t peak;            /* the highest RSS this log has shown */
     int nzones;
     struct sm_zone zones[SM_ZONES];
@@ -193,7 +194,9 @@ static void sm_fail(int err)
     if (sm.failed)
         return;
     sm.failed = 1;
-    if (!logclient_lost) /* else said by the log client */
+    sm.err = err;
+    /* Said by the log client when its writer ended; at open, by the opener. */
+    if (!logclient_lost && sm.state == SM_OPEN)
         pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; sampling stopped", NULL);
 }
 
@@ -313,10 +316,11 @@ static int sm_open_locked(const struct pmt_log_env *env, const struct pmt_log_ki
         sink_added(&sm.sink, n + 1);
     }
     /* Written now: an unwritable target shows at once, in the one line said. */
-    int err = sm_write_line(PMT_SAMPLE_MARK_START) != 0 ? sm.sink.werr : sink_drain(&sm.sink);
+    int err = sm_write_line(PMT_SAMPLE_MARK_START) != 0 ? sm.err : sink_drain(&sm.sink);
     if (err || sm.failed) {
-        if (!sm.failed && !logclient_lost)
-            pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err), "; not sampling", NULL);
+        if (!logclient_lost)
+            pmt_say("cannot write ", sm.path, ": ", pmt_errtext(err ? err : EIO), "; not sampling",
+                    NULL);
         sm.failed = 1;
         uint64_t size;
         sink_close(&sm.sink, &size);

@@ -531,7 +531,7 @@ REFUSED(too_fine, "0.0000000001", "finer than a nanosecond")
 /* QUIET, so the one line is the failure. */
 static const struct refused dev_full = {
     {"PYMEMTRACE=sample", "PYMEMTRACE_LOG_FILE=/dev/full", "PYMEMTRACE_QUIET=1", NULL},
-    "pymemtrace: cannot write /dev/full: No space left on device; sampling stopped"};
+    "pymemtrace: cannot write /dev/full: No space left on device; not sampling"};
 static const struct refused proc_dir = {
     {"PYMEMTRACE=sample", "PYMEMTRACE_LOG_DIR=/proc/pymemtrace-nope", NULL},
     "pymemtrace: cannot create the log folder /proc/pymemtrace-nope: No such file or directory; not sampling"};
