@@ -113,32 +113,40 @@ static int ld_write_all(int fd, const char *p, size_t n)
 
 /* Appends n bytes of slot k. If another program emptied the file since the
  * last write (copytruncate rotation), the log's head comes first again, so
- * that what follows is a log a reader can parse. */
+ * that what follows is a log a reader can parse. The file is appended to
+ * (no NULs, whenever the truncation comes); a truncation is seen after the
+ * write, from where the write ended: if the file held only what was just
+ * written, it is emptied again and written head first (a truncation just
+ * before a write, seen by no check before it, is then mended too). */
 static void ld_out(unsigned k, const char *p, size_t n)
 {
     struct pmt_ring_slot *s = &ld_ring->slot[k];
-    if (s->werr || ld_fd[k] < 0)
+    int fd = ld_fd[k];
+    if (s->werr || fd < 0)
         return;
-    if (ld_regular[k]) {
-        struct stat st;
-        if (pmt_sys3(SYS_fstat, ld_fd[k], &st, 0) == 0 && (uint64_t)st.st_size < s->size) {
-            s->truncated++;
-            s->size = (uint64_t)st.st_size;
-            if (st.st_size == 0 && s->head_len) {
-                int err = ld_write_all(ld_fd[k], s->head, s->head_len);
-                if (err) {
-                    __atomic_store_n(&s->werr, err, __ATOMIC_RELEASE);
-                    return;
-                }
-                s->size += s->head_len;
-            }
-        }
-    }
-    int err = ld_write_all(ld_fd[k], p, n);
-    if (err)
+    int err = ld_write_all(fd, p, n);
+    if (err) {
         __atomic_store_n(&s->werr, err, __ATOMIC_RELEASE);
-    else
+        return;
+    }
+    long end = ld_regular[k] ? pmt_sys3(SYS_lseek, fd, 0, SEEK_CUR) : -1;
+    if (end < 0 || (uint64_t)end >= s->size + n) {
         s->size += n;
+        return;
+    }
+    s->truncated++;
+    s->size = (uint64_t)end;
+    if ((uint64_t)end != n || !s->head_len)
+        return; /* cut somewhere else than at 0: the lines go on from there */
+    if (pmt_sys3(SYS_ftruncate, fd, 0, 0) == 0) {
+        err = ld_write_all(fd, s->head, s->head_len);
+        if (!err)
+            err = ld_write_all(fd, p, n);
+        if (err)
+            __atomic_store_n(&s->werr, err, __ATOMIC_RELEASE);
+        else
+            s->size = s->head_len + n;
+    }
 }
 
 /* Writes what slot k has published; 1 if there was anything. partial: the
