@@ -347,31 +347,45 @@ E2E_TESTS_SUPPORTED(coexist, own_hooks_many, case_own_hooks_many, NULL)
  * with hooks that do nothing (bench/): what differs is CPython's, as under
  * cProfile. */
 
-static void case_tracemalloc(const struct pmt_python *py, const void *arg)
+/* One pair of runs: the floor's or the bare one, then the agent's. */
+static void tracemalloc_pair(const struct pmt_python *py, const char *modes, struct pmt_run_result *base,
+                             struct pmt_run_result *r, bool *to_floor)
 {
-    const char *modes = arg;
     const char *dir = pmt_tmpdir();
     const char *const *argv = PMT_LIST(py->path, e2e_program("tracemalloc_same.py"));
     bool hooked = !strcmp(modes, "profile") || !strcmp(modes, "trace");
-    struct pmt_run_result base, r;
     const char *floor = pmt_strf("LD_PRELOAD=%s%s%s/libpymemtrace-noop.so", e2e_preload_first(),
                                  *e2e_preload_first() ? " " : "", pmt_env("PMT_BUILD_ROOT"));
-    bool to_floor = hooked && (py->major > 3 || py->minor >= 11);
+    *to_floor = hooked && (py->major > 3 || py->minor >= 11);
     pmt_run(&(struct pmt_run_opts){.argv = argv,
                                    .cwd = dir,
-                                   .env = to_floor ? PMT_LIST(floor, pmt_strf("PYMEMTRACE=%s", modes))
-                                                   : NULL,
+                                   .env = *to_floor ? PMT_LIST(floor, pmt_strf("PYMEMTRACE=%s", modes))
+                                                    : NULL,
                                    .timeout_s = E2E_TIMEOUT},
-            &base);
-    cr_assert(base.exited && base.exit_code == 0, "%s: %s", to_floor ? "the floor" : "without the agent",
-              pmt_run_describe(&base));
-    cr_assert(strstr(base.out, "traced "), "%s", base.out);
+            base);
+    cr_assert(base->exited && base->exit_code == 0, "%s: %s", *to_floor ? "the floor" : "without the agent",
+              pmt_run_describe(base));
+    cr_assert(strstr(base->out, "traced "), "%s", base->out);
     pmt_run(&(struct pmt_run_opts){.argv = argv,
                                    .cwd = dir,
                                    .env = PMT_LIST(e2e_preload(), pmt_strf("PYMEMTRACE=%s", modes)),
                                    .timeout_s = E2E_TIMEOUT},
-            &r);
-    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+            r);
+    cr_assert(r->exited && r->exit_code == 0, "%s", pmt_run_describe(r));
+}
+
+/* 3.14's numbers differ now and then without any agent (1 run in 40 here:
+ * a line of 28 bytes more or less): a pair that differs is run again, up
+ * to three times. */
+static void case_tracemalloc(const struct pmt_python *py, const void *arg)
+{
+    struct pmt_run_result base, r;
+    bool to_floor;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        tracemalloc_pair(py, arg, &base, &r, &to_floor);
+        if (!strcmp(r.out, base.out))
+            break;
+    }
     cr_assert_str_eq(r.out, base.out, "tracemalloc's numbers differ from %s",
                      to_floor ? "the floor's" : "those without the agent");
 }
