@@ -531,3 +531,81 @@ static void case_deep_recursion(const struct pmt_python *py, const void *arg)
 
 E2E_TESTS_SUPPORTED(survive, deep_recursion_function_unused, case_deep_recursion, "nothing_called")
 E2E_TESTS_SUPPORTED(survive, deep_recursion_function_listed, case_deep_recursion, "f")
+
+/* ---- attaching at run time (issue 15, the agent's side) ----------------------------
+ * attach_self.py calls pymemtrace_attach (ctypes.PyDLL) in its own running
+ * process: the agent loaded then (RSS from statm at every event: its
+ * replaced calls are not the process's), or preloaded inert (no
+ * PYMEMTRACE). The first MSG line says so; the 40 MiB allocated afterwards
+ * is at grow(); the log ends with EOF at exit; Python shows no hook; a
+ * second attach says it is tracing already. On 3.14+ the same through
+ * sys.remote_exec from another process. */
+struct attach_case {
+    const char *how;
+    bool preload;
+};
+
+static void case_attach(const struct pmt_python *py, const void *arg)
+{
+    const struct attach_case *c = arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, e2e_program("attach_self.py"), pmt_env("PMT_AGENT"),
+                                                     c->how, "PYMEMTRACE=profile"),
+                                   .cwd = dir,
+                                   .env = c->preload ? PMT_LIST(e2e_preload()) : NULL,
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    if (!strcmp(c->how, "remote") && r.exited && r.exit_code != 0 && strstr(r.err, "remote_exec"))
+        cr_skip_test("sys.remote_exec refused here: %s", pmt_excerpt(r.err, 300));
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "attached 0 getprofile None gettrace None\n"), "%s", pmt_run_describe(&r));
+    if (!strcmp(c->how, "self")) {
+        cr_assert(strstr(r.out, "again -1\n"), "%s", r.out);
+        cr_assert(strstr(r.err, "pymemtrace: attach: the agent is already tracing this process\n"), "%s", r.err);
+    }
+    struct pmt_logset set;
+    pmt_logset_load(dir, &set);
+    const struct pmt_logfile *f = pmt_logset_get(&set, r.pid, 'P');
+    cr_assert(strstr(f->log->text, "\nEOF\n"), "%s: not complete", f->path);
+    const struct pmt_line *msg = pmt_log_first(f->log, PMT_K_MSG);
+    const char *said = c->preload ? "; attached at run time;"
+                                  : "; attached at run time, loaded after start: RSS from statm at every event;";
+    cr_assert(msg && strstr(msg->text, said), "%s: %s", f->path, msg ? msg->raw : "no MSG");
+    bool grew = false;
+    for (size_t i = 0; i < f->log->n; i++)
+        grew = grew || (f->log->lines[i].kind == PMT_K_NEXT && f->log->lines[i].drss >= 40L << 20 &&
+                        !strcmp(f->log->lines[i].func, "grow"));
+    cr_assert(grew, "%s: no 40 MiB at grow", f->path);
+}
+
+static const struct attach_case attach_loaded = {"self", false};
+static const struct attach_case attach_preloaded = {"self", true};
+static const struct attach_case attach_remote = {"remote", false};
+E2E_TESTS_SUPPORTED(survive, attach_loaded_late, case_attach, &attach_loaded)
+
+/* A bad setting: one line (the same as at start), -1, nothing traced, the
+ * program goes on; a second try is refused with its own line. */
+static void case_attach_bad(const struct pmt_python *py, const void *arg)
+{
+    (void)arg;
+    const char *dir = pmt_tmpdir();
+    struct pmt_run_result r;
+    pmt_run(&(struct pmt_run_opts){.argv = PMT_LIST(py->path, e2e_program("attach_self.py"), pmt_env("PMT_AGENT"),
+                                                     "self", "PYMEMTRACE=profile", "PYMEMTRACE_RSS=nope"),
+                                   .cwd = dir,
+                                   .timeout_s = E2E_TIMEOUT},
+            &r);
+    cr_assert(r.exited && r.exit_code == 0, "%s", pmt_run_describe(&r));
+    cr_assert(strstr(r.out, "again -1\nattached -1 getprofile None gettrace None\n"), "%s", r.out);
+    cr_assert_str_eq(r.err, "pymemtrace: PYMEMTRACE_RSS='nope' is not valid (not auto, statm or check); "
+                            "accepted: auto (page-fault events, statm on change), statm (every event) or check "
+                            "(both, compared); not tracing\n"
+                            "pymemtrace: attach: once per process, and this process had its try; not tracing\n");
+    e2e_check_no_files(dir, "a failed attach writes no log");
+}
+
+E2E_TEST_PY(survive, attach_bad_setting_debian, PMT_PY_DEBIAN, case_attach_bad, NULL)
+E2E_TESTS_SUPPORTED(survive, attach_preloaded_inert, case_attach, &attach_preloaded)
+E2E_TEST_PY(survive, attach_remote_exec_py314, PMT_PY_314, case_attach, &attach_remote)
+E2E_TEST_PY(survive, attach_remote_exec_py315, PMT_PY_315, case_attach, &attach_remote)
