@@ -117,72 +117,6 @@ __attribute__((constructor)) static void en_init(void)
         en_attach(RTLD_DEFAULT, en_is_python_main());
 }
 
-/* This library's own munmap (an alias the dynamic linker cannot rebind). */
-__attribute__((visibility("hidden"), nothrow, leaf)) extern int en_munmap_here(void *addr, size_t len);
-
-static const char *getenv_of(char *const envp[], const char *name)
-{
-    size_t n = strlen(name);
-    for (; *envp; envp++)
-        if (!strncmp(*envp, name, n) && (*envp)[n] == '=' && (*envp)[n + 1])
-            return *envp + n + 1;
-    return NULL;
-}
-
-/* Attaching at run time (issue 15): the agent in a Python process that is
- * already running, loaded now (ctypes.PyDLL, as a script run by
- * sys.remote_exec does) or preloaded inert (LD_PRELOAD without PYMEMTRACE).
- * Called with the GIL held. settings: "NAME=value" lines, the PYMEMTRACE*
- * variables a start would read (PYMEMTRACE naming the modes). 0 once the
- * hooks are in; -1 after one line on stderr (the program runs untouched). */
-__attribute__((visibility("default"))) int pymemtrace_attach(const char *settings)
-{
-    static char text[16384];
-    static char *envp[128];
-    static int tried;
-    if (en_wanted || tried) {
-        pmt_say(en_wanted && !tried ? "attach: the agent is already tracing this process"
-                                    : "attach: once per process, and this process had its try; not tracing",
-                NULL);
-        return -1;
-    }
-    size_t n = settings ? strlen(settings) : 0;
-    if (!n || n >= sizeof text) {
-        pmt_say("attach: no settings, or more than 16 KiB of them; not tracing", NULL);
-        return -1;
-    }
-    memcpy(text, settings, n + 1);
-    size_t k = 0;
-    for (char *line = text; line && *line && k + 1 < sizeof envp / sizeof envp[0];) {
-        char *end = strchr(line, '\n');
-        if (end)
-            *end = '\0';
-        if (*line)
-            envp[k++] = line;
-        line = end ? end + 1 : NULL;
-    }
-    envp[k] = NULL;
-    pmt_resolve_dlsym();
-    if (!pmt_real_dlsym || !pmt_dlsym(RTLD_DEFAULT, "PySys_AddAuditHook")) {
-        pmt_say("attach: no Python in this process; not tracing", NULL);
-        return -1;
-    }
-    pmt_start(envp);
-    if (!getenv_of(envp, "PYMEMTRACE")) { /* nothing started: another try may come */
-        pmt_say("attach: the settings name no mode (PYMEMTRACE=profile, trace, reftrace or "
-                "sample); not tracing", NULL);
-        return -1;
-    }
-    en_wanted = 1;
-    en_attach(RTLD_DEFAULT, 0);
-    /* Preloaded, the agent's replaced calls are the process's; loaded now
-     * (RTLD_LOCAL, as ctypes does) they are not: no unmap is seen. */
-    int unmaps_seen = pmt_dlsym(RTLD_DEFAULT, "munmap") == (void *)en_munmap_here;
-    int rc = pmt_install_now(unmaps_seen);
-    tried = rc != 0; /* its fork handlers and audit hook are in: once is all */
-    return rc;
-}
-
 __attribute__((destructor)) static void en_fini(void)
 {
     /* A host that never finalised Python, or exit() from C code. */
@@ -238,8 +172,6 @@ __attribute__((visibility("default"))) int munmap(void *addr, size_t len)
     pmt_rss_dirty = 1;
     return rc;
 }
-__attribute__((visibility("hidden"), nothrow, leaf)) extern int en_munmap_here(void *addr, size_t len)
-    __attribute__((alias("munmap")));
 
 __attribute__((visibility("default"))) int madvise(void *addr, size_t len, int advice)
 {

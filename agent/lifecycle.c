@@ -54,9 +54,6 @@ extern char **environ;
  * there even after the program's os.chdir. */
 static char lc_log_dir[4096];
 
-/* Set when the agent attaches at run time: said in the first MSG line. */
-static const char *lc_late;
-
 static void lc_fix_log_dir(void)
 {
     const char *dir = pmt.cfg.log_dir;
@@ -383,10 +380,6 @@ static void lc_install(void)
                          "; NAT lines: up to %d native frames (libunwind)", pmt.cfg.native_stack);
             }
         }
-        if (lc_late) {
-            size_t n = strlen(source);
-            snprintf(source + n, sizeof source - n, "; %s", lc_late);
-        }
         if (no_writer) { /* said here, not on stderr: the logs are written all the same */
             size_t n = strlen(source);
             snprintf(source + n, sizeof source - n, "; lines written by this process (%s)",
@@ -580,7 +573,6 @@ static int lc_time_to_install(const char *event, pmt_obj *args)
 }
 
 static struct pmt_audit_slot lc_audit;
-static int lc_ready;        /* the audit hook is in: install comes next */
 
 static int lc_audit_hook(const char *event, pmt_obj *args, void *data)
 {
@@ -805,27 +797,4 @@ void pmt_attach(pmt_lookup lookup, void *handle, int python_main)
     pthread_atfork(lc_fork_prepare, lc_fork_parent, lc_fork_child);
     if (shim_audit_add(&pmt.py, lookup, handle, lc_audit_hook, &lc_audit, &lc_audit) != 0)
         pmt_say("cannot add an audit hook; not tracing", NULL);
-    else
-        lc_ready = 1;
-}
-
-int pmt_install_now(int unmaps_seen)
-{
-    if (!lc_ready || pmt.installed)
-        return -1; /* said by pmt_attach, or installed already */
-    if (!pmt.py.api.PyGILState_Check || !pmt.py.api.PyGILState_Check()) {
-        pmt_say("attach: called without the GIL (from Python, call it through ctypes.PyDLL); "
-                "not tracing", NULL);
-        return -1;
-    }
-    lc_late = unmaps_seen ? "attached at run time" :
-                            "attached at run time, loaded after start: RSS from statm at every event";
-    if (!unmaps_seen)
-        pmt.cfg.rss_source = PMT_RSS_STATM;
-    pmt_busy++;
-    lc_install();
-    if (!lc_audit_needed())
-        shim_audit_remove(&lc_audit);
-    pmt_busy--;
-    return pmt.installed ? 0 : -1;
 }

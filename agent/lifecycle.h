@@ -26,14 +26,6 @@ void pmt_start(char *const envp[]);
  * (install at cpython.run_*), not a host that embeds Python. */
 void pmt_attach(pmt_lookup lookup, void *handle, int python_main);
 
-/* Attaching at run time (pymemtrace_attach, entry.c): after pmt_start and
- * pmt_attach(..., 0), installs at once, on the calling thread, which must
- * hold the GIL. unmaps_seen: the agent's replaced libc calls are the
- * process's (it was preloaded), so RSS can come from page-fault events;
- * else statm is read at every event. 0 once installed, -1 after one line
- * on stderr. */
-int pmt_install_now(int unmaps_seen);
-
 /* LAST/EOF on every log, STOP on the sampler's; idempotent. python_usable:
  * the hooks can still be taken out (atexit), not at _exit or a destructor. */
 void pmt_finish(int python_usable);
